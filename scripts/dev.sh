@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The dev service manager: `mloop dev up|down|status`.
+#   up [--no-app] [--docker]   start Temporal, Kafka (and dockerd), then the worker and API
+#   down                       stop everything this data directory started
+#   status                     one line per service
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$MLOOP_ROOT/scripts/lib/temporal.sh"
+source "$MLOOP_ROOT/scripts/lib/kafka.sh"
+source "$MLOOP_ROOT/scripts/lib/docker.sh"
+source "$MLOOP_ROOT/scripts/lib/app.sh"
+
+usage() { echo "usage: mloop dev up [--no-app] [--docker] | down | status" >&2; exit 2; }
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  up)
+    with_app=1 with_docker=0
+    for arg in "$@"; do
+      case "$arg" in
+        --no-app) with_app=0 ;;
+        --docker) with_docker=1 ;;
+        *) usage ;;
+      esac
+    done
+    mkdir -p "$MLOOP_DATA/logs"
+    # A half-started stack is worse than none: stop what we started if a later step fails.
+    trap 'log "start-up failed; stopping what was started"; "$0" down' ERR
+    temporal_start
+    kafka_start
+    [ "$with_docker" = 1 ] && docker_start
+    [ "$with_app" = 1 ] && app_start
+    trap - ERR
+    log "stack is up (data: $MLOOP_DATA)"
+    ;;
+  down)
+    app_stop
+    docker_stop
+    kafka_stop
+    temporal_stop
+    log "stack is down"
+    ;;
+  status)
+    temporal_status
+    kafka_status
+    docker_status
+    app_status
+    ;;
+  *) usage ;;
+esac

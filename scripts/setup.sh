@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
+# CLI, Kafka's jars, the Python venv and the Docker engine. Downloads and builds are cached in
+# $MLOOP_CACHE (~/.cache/mloop by default), so a second run only checks.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$MLOOP_ROOT/scripts/lib/temporal.sh"
+source "$MLOOP_ROOT/scripts/lib/kafka.sh"
+source "$MLOOP_ROOT/scripts/lib/docker.sh"
+
+check_toolchains() {
+  need_cmd node "install Node.js 20.19 or newer"
+  need_cmd npm "install npm"
+  need_cmd git "install git"
+  need_cmd python3 "install Python 3.10 or newer"
+  local nv
+  nv=$(node -p 'process.versions.node')
+  [ "$(printf '%s\n20.19.0\n' "$nv" | sort -V | head -1)" = "20.19.0" ] || die "Node.js $nv is too old; mloop needs 20.19 or newer"
+  python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || die "Python $(python3 -V) is too old; mloop needs 3.10 or newer"
+}
+
+# npm ci only when the lock file changed since the last install.
+install_node_modules() {
+  local stamp="$MLOOP_ROOT/node_modules/.mloop-lock-sha" sum
+  sum=$(sha256sum "$MLOOP_ROOT/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
+  log "installing node modules"
+  (cd "$MLOOP_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  echo "$sum" >"$stamp"
+}
+
+# One venv per requirements checksum, so changing a pin builds a fresh one beside the old.
+install_python_venv() {
+  local reqs="$MLOOP_ROOT/python/requirements-dev.txt" sum venv
+  sum=$(cat "$MLOOP_ROOT/python/requirements.txt" "$reqs" | sha256sum | cut -c1-16)
+  venv="$MLOOP_CACHE/venvs/$sum"
+  if [ ! -f "$venv/.complete" ]; then
+    log "creating the Python venv for model code ($venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" || die "installing Python requirements failed"
+    touch "$venv/.complete"
+  fi
+  mkdir -p "$MLOOP_CACHE"
+  ln -sfn "$venv" "$MLOOP_CACHE/venv"
+}
+
+check_toolchains
+install_node_modules
+install_python_venv
+temporal_install
+kafka_install
+if [ "${MLOOP_SKIP_DOCKER:-0}" != 1 ]; then docker_install; fi
+log "setup complete"
