@@ -1,0 +1,34 @@
+import path from 'node:path';
+import os from 'node:os';
+
+/** Runtime settings, all from the environment with defaults for the embedded single-machine setup. */
+export interface MloopConfig {
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalUiUrl: string;
+  kafkaBrokers: string[];
+  dataDir: string;
+  cacheDir: string;
+  pythonExecutable: string;
+  runtimeDir: string;
+  apiHost: string;
+  apiPort: number;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
+  const cacheDir = env.MLOOP_CACHE ?? path.join(os.homedir(), '.cache', 'mloop');
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    temporalUiUrl: env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+    kafkaBrokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.KAFKA_PORT ?? '9092'}`).split(',').map((b) => b.trim()).filter(Boolean),
+    dataDir: path.resolve(env.MLOOP_DATA ?? path.join(repoRoot, '.mloop')),
+    cacheDir,
+    pythonExecutable: env.MLOOP_PYTHON ?? path.join(cacheDir, 'venv', 'bin', 'python'),
+    runtimeDir: path.join(repoRoot, 'python'),
+    apiHost: env.MLOOP_API_HOST ?? '127.0.0.1',
+    apiPort: Number(env.MLOOP_API_PORT ?? '8080'),
+  };
+}
