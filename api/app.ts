@@ -1,0 +1,24 @@
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { registerErrorHandler } from './errors';
+import { registerTemporal } from './plugins/temporal';
+import { lifecycleRoutes, type LifecycleRouteOptions } from './routes/lifecycles';
+
+export interface AppOptions extends LifecycleRouteOptions {
+  temporal: Client;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the HTTP API without listening, so tests drive it with `inject`. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Report every schema problem's field, not only the first one ajv meets.
+    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false, useDefaults: true } },
+  });
+  registerErrorHandler(app);
+  registerTemporal(app, opts.temporal);
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(lifecycleRoutes(opts));
+  return app;
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { validateRepoSource } from '../../core/git/repo-source';
+import { invalidInput, MloopError } from '../../core/errors';
+import {
+  lifecycleWorkflowId,
+  searchAttributes,
+  statusQuery,
+  taskQueues,
+  type LifecycleInput,
+  type LifecycleResult,
+  type LifecycleStatus,
+} from '../../workflows/definitions';
+import { StartLifecycleBody } from '../schemas/lifecycle';
+
+export interface LifecycleRouteOptions {
+  namespace: string;
+  webUiUrl: string;
+  /** Queue overrides, so tests can route to their own workers. */
+  controlTaskQueue?: string;
+  trainTaskQueue?: string;
+}
+
+export function lifecycleRoutes(opts: LifecycleRouteOptions) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const r = app.withTypeProvider<TypeBoxTypeProvider>();
+    const webUiLink = (id: string, runId: string): string =>
+      `${opts.webUiUrl}/namespaces/${encodeURIComponent(opts.namespace)}/workflows/${encodeURIComponent(id)}/${runId}/history`;
+
+    r.post('/v1/lifecycles', { schema: { body: StartLifecycleBody } }, async (request, reply) => {
+      const body = request.body;
+      const repo = validateRepoSource({ url: body.repo.url, ref: body.repo.ref, path: body.repo.path });
+      if (!body.dataset.path.startsWith('/')) throw invalidInput('dataset.path', `must be an absolute path (got "${body.dataset.path}")`);
+      const input: LifecycleInput = {
+        model: body.model,
+        repo: { url: repo.url, ref: repo.ref, path: repo.path ?? '' },
+        dataset: { path: body.dataset.path },
+        params: body.params ?? {},
+        requestedBy: requester(request.headers['x-mloop-user']),
+        ...(opts.trainTaskQueue ? { trainTaskQueue: opts.trainTaskQueue } : {}),
+      };
+      const workflowId = lifecycleWorkflowId(body.model, body.key ?? randomUUID());
+      const handle = await app.temporal.workflow.start('modelLifecycle', {
+        workflowId,
+        taskQueue: opts.controlTaskQueue ?? taskQueues.control,
+        args: [input],
+        // A repeated key returns the lifecycle it already started instead of starting another.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [
+          { key: searchAttributes.model, value: body.model },
+          { key: searchAttributes.stage, value: 'train' },
+        ],
+        memo: { repo: repo.url, ref: repo.ref },
+      });
+      return reply.status(202).send({
+        id: workflowId,
+        runId: handle.firstExecutionRunId,
+        links: { self: `/v1/lifecycles/${workflowId}`, webUi: webUiLink(workflowId, handle.firstExecutionRunId) },
+      });
+    });
+
+    // Lifecycle IDs contain slashes (`lifecycle/<model>/<key>`), so the rest of the path is the ID.
+    r.get('/v1/lifecycles/*', async (request) => {
+      const id = (request.params as { '*': string })['*'];
+      if (!id.startsWith('lifecycle/')) throw new MloopError('NotFound', `no lifecycle "${id}"`);
+      const handle = app.temporal.workflow.getHandle(id);
+      const desc = await handle.describe();
+      const state = desc.status.name;
+      const out: Record<string, unknown> = {
+        id,
+        runId: desc.runId,
+        status: state,
+        startedAt: desc.startTime.toISOString(),
+        closedAt: desc.closeTime?.toISOString(),
+        links: { webUi: webUiLink(id, desc.runId) },
+      };
+      if (state === 'COMPLETED') {
+        const result = await handle.result();
+        return { ...out, ...(result as LifecycleResult) };
+      }
+      if (state === 'FAILED') {
+        const error = await handle.result().then(
+          () => undefined,
+          (err: unknown) => (err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err)),
+        );
+        return { ...out, ...stageFrom(desc), stage: 'failed', error };
+      }
+      const live = await app.temporal.connection
+        .withDeadline(Date.now() + 3_000, () => handle.query(statusQuery))
+        .catch(() => undefined);
+      return { ...out, ...(live ?? stageFrom(desc)) };
+    });
+  };
+}
+
+/** Without a live query answer, the search attributes still say where the lifecycle is. */
+function stageFrom(desc: WorkflowExecutionDescription): Partial<LifecycleStatus> {
+  const model = desc.typedSearchAttributes.get(searchAttributes.model);
+  const stage = desc.typedSearchAttributes.get(searchAttributes.stage) as LifecycleStatus['stage'] | undefined;
+  return { ...(model ? { model } : {}), ...(stage ? { stage } : {}) };
+}
+
+function requester(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && /^[A-Za-z0-9@._-]{1,128}$/.test(value) ? value : 'anonymous';
+}

@@ -1,0 +1,27 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+export const modelNamePattern = '^[a-z0-9][a-z0-9._-]{0,62}$';
+
+export const StartLifecycleBody = Type.Object(
+  {
+    model: Type.String({ pattern: modelNamePattern, description: 'Model name: lowercase letters, digits, ".", "_" and "-"' }),
+    repo: Type.Object(
+      {
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'Absolute path, file://, https:// or ssh:// URL of the git repository' }),
+        ref: Type.String({ minLength: 1, maxLength: 255, default: 'HEAD', description: 'Branch, tag or commit SHA' }),
+        path: Type.Optional(Type.String({ maxLength: 1024, description: 'Folder of the model inside the repository' })),
+      },
+      { additionalProperties: false },
+    ),
+    dataset: Type.Object(
+      { path: Type.String({ minLength: 1, maxLength: 4096, description: 'Absolute path of a CSV file' }) },
+      { additionalProperties: false },
+    ),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Training parameters, merged over the manifest defaults' })),
+    key: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Idempotency key: the same key starts the same lifecycle once' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StartLifecycleBody = Static<typeof StartLifecycleBody>;

@@ -1,0 +1,116 @@
+/**
+ * mloop CLI (the TypeScript part; `mloop dev` and `mloop setup` are shell, see bin/mloop).
+ *   mloop lifecycle start --model NAME --repo URL [--ref REF] [--path DIR] --dataset FILE [--param k=v]... [--wait]
+ *   mloop lifecycle status ID
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiClient } from './api-client';
+
+const api = new ApiClient(process.env.MLOOP_API_URL ?? `http://127.0.0.1:${process.env.MLOOP_API_PORT ?? '8080'}`);
+
+interface LifecycleView {
+  id: string;
+  status: string;
+  stage?: string;
+  commitSha?: string;
+  version?: number;
+  error?: string;
+  metrics?: Record<string, number>;
+  train?: { artifactDigest: string; datasetFingerprint: string; rows: { train: number; holdout: number } };
+  links?: { webUi: string };
+}
+
+function parseParam(kv: string): [string, unknown] {
+  const i = kv.indexOf('=');
+  if (i <= 0) throw new Error(`--param must look like key=value (got "${kv}")`);
+  const raw = kv.slice(i + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* a plain string */
+  }
+  return [kv.slice(0, i), value];
+}
+
+function printLifecycle(v: LifecycleView): void {
+  const lines = [`lifecycle  ${v.id}`, `status     ${v.status}${v.stage ? ` (stage: ${v.stage})` : ''}`];
+  if (v.commitSha) lines.push(`commit     ${v.commitSha}`);
+  if (v.version !== undefined) lines.push(`version    ${v.version}`);
+  if (v.train) {
+    lines.push(`artifact   ${v.train.artifactDigest}`, `dataset    ${v.train.datasetFingerprint} (${v.train.rows.train} train / ${v.train.rows.holdout} holdout rows)`);
+  }
+  if (v.metrics) lines.push(`metrics    ${Object.entries(v.metrics).map(([k, x]) => `${k}=${x.toFixed(4)}`).join('  ')}`);
+  if (v.error) lines.push(`error      ${v.error}`);
+  if (v.links?.webUi) lines.push(`web ui     ${v.links.webUi}`);
+  console.log(lines.join('\n'));
+}
+
+async function lifecycleStart(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      repo: { type: 'string' },
+      ref: { type: 'string', default: 'HEAD' },
+      path: { type: 'string', default: '' },
+      dataset: { type: 'string' },
+      param: { type: 'string', multiple: true, default: [] },
+      key: { type: 'string' },
+      wait: { type: 'boolean', default: false },
+    },
+  });
+  for (const required of ['model', 'repo', 'dataset'] as const) {
+    if (!values[required]) throw new Error(`--${required} is required`);
+  }
+  const repoUrl = values.repo!.includes('://') || values.repo!.includes('@') ? values.repo! : path.resolve(values.repo!);
+  const started = await api.request<{ id: string; links: { webUi: string } }>('POST', '/v1/lifecycles', {
+    model: values.model,
+    repo: { url: repoUrl, ref: values.ref, path: values.path },
+    dataset: { path: path.resolve(values.dataset!) },
+    params: Object.fromEntries(values.param.map(parseParam)),
+    ...(values.key ? { key: values.key } : {}),
+  });
+  console.log(`started ${started.id}\nweb ui  ${started.links.webUi}`);
+  if (!values.wait) return 0;
+  let last = '';
+  for (;;) {
+    const view = await api.request<LifecycleView>('GET', `/v1/lifecycles/${started.id}`);
+    const now = `${view.status}/${view.stage ?? ''}`;
+    if (now !== last) console.log(`… ${now}`);
+    last = now;
+    if (view.status !== 'RUNNING') {
+      printLifecycle(view);
+      return view.status === 'COMPLETED' && view.stage === 'done' ? 0 : 1;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [group, cmd, ...rest] = argv;
+  if (group === 'lifecycle' && cmd === 'start') return lifecycleStart(rest);
+  if (group === 'lifecycle' && cmd === 'status' && rest[0]) {
+    printLifecycle(await api.request<LifecycleView>('GET', `/v1/lifecycles/${rest[0]}`));
+    return 0;
+  }
+  console.error(
+    [
+      'usage:',
+      '  mloop dev up [--no-app] [--docker] | down | status',
+      '  mloop setup',
+      '  mloop lifecycle start --model NAME --repo URL|PATH [--ref REF] [--path DIR] --dataset FILE [--param k=v]... [--key KEY] [--wait]',
+      '  mloop lifecycle status ID',
+    ].join('\n'),
+  );
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`mloop: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,48 @@
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createRegistryActivities } from '../activities/registry';
+import { createTrainActivities } from '../activities/train';
+import { taskQueues, type TaskQueueRole } from '../workflows/definitions';
+import type { WorkerDeps } from './deps';
+
+export const workflowsPath = new URL('../workflows/index.ts', import.meta.url).pathname;
+
+export interface CreateWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  deps: WorkerDeps;
+  /** Which queues this process serves; all of them by default (the embedded setup). */
+  roles?: TaskQueueRole[];
+  /** Queue names per role; tests pass their own so they never share a queue. */
+  queueNames?: Partial<Record<TaskQueueRole, string>>;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/**
+ * One worker per task queue: `mloop-control` runs workflows and short activities, `mloop-train`
+ * runs training. They can share a process or scale alone.
+ */
+export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
+  const roles = opts.roles ?? ['control', 'train'];
+  const names = { ...taskQueues, ...opts.queueNames };
+  const activities = {
+    ...createTrainActivities(opts.deps),
+    ...createRegistryActivities({ registry: opts.deps.registry }),
+  };
+  const workflowSource = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath };
+  const workers: Worker[] = [];
+  for (const role of roles) {
+    if (role === 'stream') continue; // no stream processors yet
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: names[role],
+        activities,
+        ...(role === 'control' ? workflowSource : {}),
+        // Training is CPU-bound; on the train queue run as many at once as there are cores.
+        maxConcurrentActivityTaskExecutions: role === 'train' ? 2 : 50,
+      }),
+    );
+  }
+  return workers;
+}

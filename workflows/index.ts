@@ -1,0 +1,2 @@
+export { modelLifecycle } from './model-lifecycle';
+export { trainModel } from './train-model';
