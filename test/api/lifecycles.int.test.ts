@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../api/app';
+import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
+import { config, startTestStack, type TestStack } from '../helpers/stack';
+
+const historiesDir = path.resolve(import.meta.dirname, '../fixtures/histories');
+
+describe('POST /v1/lifecycles against the real Temporal server and Python runtime', () => {
+  let stack: TestStack;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    stack = await startTestStack('lifecycle-api');
+    app = await buildApp({
+      temporal: stack.client,
+      namespace: config.temporalNamespace,
+      webUiUrl: config.temporalUiUrl,
+      controlTaskQueue: stack.queues.control,
+      trainTaskQueue: stack.queues.train,
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stack?.stop();
+  });
+
+  it('trains the example model, pins the commit and registers a content-addressed artifact', async () => {
+    const repo = await createExampleModelRepo();
+    const dataset = await createExampleDataset();
+
+    const start = await app.inject({
+      method: 'POST',
+      url: '/v1/lifecycles',
+      headers: { 'x-mloop-user': 'alice' },
+      payload: { model: 'predictive-maintenance', repo: { url: repo.url, ref: 'main', path: repo.path }, dataset: { path: dataset } },
+    });
+    expect(start.statusCode, start.body).toBe(202);
+    const { id, links } = start.json<{ id: string; links: { webUi: string } }>();
+    expect(id).toMatch(/^lifecycle\/predictive-maintenance\//);
+    expect(links.webUi).toContain(encodeURIComponent(id));
+
+    const handle = stack.client.workflow.getHandle(id);
+    await handle.result();
+
+    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{
+      status: string;
+      stage: string;
+      commitSha: string;
+      version: number;
+      train: { artifactDigest: string; artifactSize: number; datasetFingerprint: string; metrics: Record<string, number>; rows: { train: number; holdout: number } };
+    }>();
+    expect(body.status).toBe('COMPLETED');
+    expect(body.stage).toBe('done');
+    expect(body.commitSha).toBe(repo.sha);
+    expect(body.version).toBe(1);
+
+    // The registered artifact is the file whose sha256 is its name.
+    const version = await stack.deps.registry.getVersion('predictive-maintenance', 1);
+    expect(version.artifactDigest).toBe(body.train.artifactDigest);
+    expect(version.commitSha).toBe(repo.sha);
+    expect(version.createdBy).toBe('alice');
+    const bytes = await fs.readFile(stack.deps.artifacts.pathOf(version.artifactDigest));
+    expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(version.artifactDigest);
+    expect(bytes.length).toBe(body.train.artifactSize);
+    expect(version.datasetFingerprint).toBe(`sha256:${createHash('sha256').update(await fs.readFile(dataset)).digest('hex')}`);
+
+    // Metrics come from the real Python run on the deterministic holdout.
+    expect(body.train.rows.train + body.train.rows.holdout).toBe(3000);
+    expect(body.train.metrics.roc_auc).toBeGreaterThan(0.75);
+    expect(body.train.metrics.accuracy).toBeGreaterThan(0.8);
+    expect(version.metrics).toEqual(body.train.metrics);
+
+    // The Web UI can filter by the search attributes.
+    const desc = await handle.describe();
+    expect(desc.searchAttributes.MloopModel).toEqual(['predictive-maintenance']);
+    expect(desc.searchAttributes.MloopStage).toEqual(['done']);
+    expect(desc.memo?.commitSha).toBe(repo.sha);
+
+    if (process.env.MLOOP_RECORD_HISTORIES === '1') {
+      await fs.mkdir(historiesDir, { recursive: true });
+      // The temporal CLI writes the same JSON the Web UI downloads.
+      // Replay needs the workflow ID beside the history, so each fixture keeps both.
+      const show = (workflowId: string): string => {
+        const history = execFileSync(
+          process.env.MLOOP_TEMPORAL_BIN ?? path.join(config.cacheDir, 'bin', 'temporal'),
+          ['workflow', 'show', '--address', config.temporalAddress, '-w', workflowId, '-o', 'json'],
+          { encoding: 'utf8' },
+        );
+        return `${JSON.stringify({ workflowId, history: JSON.parse(history) as unknown }, null, 1)}\n`;
+      };
+      await fs.writeFile(path.join(historiesDir, 'model-lifecycle.train-stage.json'), show(id));
+      await fs.writeFile(path.join(historiesDir, 'train-model.json'), show(`${id}/train`));
+    }
+  });
+
+  it('reports a failing training run with the stage, the error type and the traceback', async () => {
+    const repo = await createExampleModelRepo();
+    const dataset = path.join(path.dirname(await createExampleDataset(50)), 'no-such-file.csv');
+    const start = await app.inject({
+      method: 'POST',
+      url: '/v1/lifecycles',
+      payload: { model: 'pm-missing-data', repo: { url: repo.url, ref: repo.sha, path: repo.path }, dataset: { path: dataset } },
+    });
+    expect(start.statusCode, start.body).toBe(202);
+    const { id } = start.json<{ id: string }>();
+    await expect(stack.client.workflow.getHandle(id).result()).rejects.toThrow();
+    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
+    const body = res.json<{ status: string; stage: string; error: string }>();
+    expect(body.status).toBe('FAILED');
+    expect(body.stage).toBe('failed');
+    expect(body.error).toContain('no-such-file.csv');
+    await expect(stack.deps.registry.listVersions('pm-missing-data')).resolves.toEqual([]);
+  });
+
+  it('answers 404 for an unknown lifecycle', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/lifecycles/lifecycle/nope/does-not-exist' });
+    expect(res.statusCode).toBe(404);
+  });
+});

@@ -1,0 +1,56 @@
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../api/app';
+
+/**
+ * Input validation only: the Temporal client is a recorder so the test can prove that no
+ * workflow starts. The real client is covered by lifecycles.int.test.ts.
+ */
+describe('POST /v1/lifecycles input validation', () => {
+  const starts: unknown[] = [];
+  const recorder = { workflow: { start: async (...args: unknown[]) => void starts.push(args) } } as unknown as Client;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+
+  beforeAll(async () => {
+    app = await buildApp({ temporal: recorder, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
+  });
+  afterAll(async () => app.close());
+
+  const valid = {
+    model: 'pm',
+    repo: { url: '/srv/models/pm', ref: 'main' },
+    dataset: { path: '/data/history.csv' },
+  };
+
+  const cases: Array<[string, unknown, string]> = [
+    ['missing model', { repo: valid.repo, dataset: valid.dataset }, 'body.model'],
+    ['missing repo.url', { ...valid, repo: { ref: 'main' } }, 'body.repo.url'],
+    ['missing dataset', { model: 'pm', repo: valid.repo }, 'body.dataset'],
+    ['option injection in ref', { ...valid, repo: { url: '/srv/models/pm', ref: '--upload-pack=x' } }, 'repo.ref'],
+    ['option injection in url', { ...valid, repo: { url: '--upload-pack=touch /tmp/x', ref: 'main' } }, 'repo.url'],
+    ['unknown scheme', { ...valid, repo: { url: 'ftp://example.com/repo.git', ref: 'main' } }, 'repo.url'],
+    ['ext transport', { ...valid, repo: { url: 'ext::sh -c touch% /tmp/pwned', ref: 'main' } }, 'repo.url'],
+    ['plain http', { ...valid, repo: { url: 'http://example.com/repo.git', ref: 'main' } }, 'repo.url'],
+    ['path escaping the repo', { ...valid, repo: { ...valid.repo, path: '../../etc' } }, 'repo.path'],
+    ['relative dataset path', { ...valid, dataset: { path: 'data.csv' } }, 'dataset.path'],
+    ['bad model name', { ...valid, model: 'Bad Name!' }, 'body.model'],
+    ['unknown field', { ...valid, extra: 1 }, 'body.extra'],
+    ['bad idempotency key', { ...valid, key: 'a/b' }, 'body.key'],
+  ];
+
+  it.each(cases)('rejects %s with a 400 naming the field', async (_name, payload, field) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', payload: payload as object });
+    expect(res.statusCode, res.body).toBe(400);
+    const body = res.json<{ error: string; message: string; field: string }>();
+    expect(body.error).toBe('InvalidInput');
+    expect(body.field).toBe(field);
+    expect(body.message).toContain(field.replace(/^body\./, ''));
+    expect(starts).toHaveLength(0);
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: { 'content-type': 'application/json' }, payload: '{not json' });
+    expect(res.statusCode).toBe(400);
+    expect(starts).toHaveLength(0);
+  });
+});

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { loadConfig } from '../../core/config';
+import { createWorkers } from '../../workers/create-workers';
+import { createWorkerDeps, type WorkerDeps } from '../../workers/deps';
+
+/** The stack started by `mloop dev up` (scripts/test.sh) or named by the environment. */
+export const config = loadConfig();
+
+/** Names unique to one test: task queues, topics, workflow keys. */
+export function testNames(testName: string): { prefix: string; control: string; train: string } {
+  const prefix = `${testName.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+  return { prefix, control: `${prefix}-control`, train: `${prefix}-train` };
+}
+
+export async function tempDir(name: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `mloop-${name}-`));
+}
+
+export interface TestStack {
+  client: Client;
+  deps: WorkerDeps;
+  dataDir: string;
+  queues: { control: string; train: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Real workers against the real Temporal dev server, on task queues of this test's own, with a
+ * registry and artifact store in a temporary data directory.
+ */
+export async function startTestStack(testName: string): Promise<TestStack> {
+  const names = testNames(testName);
+  const dataDir = await tempDir(names.prefix);
+  const deps = await createWorkerDeps({ ...config, dataDir });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const workers = await createWorkers({
+    connection: nativeConnection,
+    namespace: config.temporalNamespace,
+    deps,
+    queueNames: { control: names.control, train: names.train },
+  });
+  const running = workers.map((w: Worker) => w.run());
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  return {
+    client,
+    deps,
+    dataDir,
+    queues: { control: names.control, train: names.train },
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+      await connection.close();
+      await nativeConnection.close();
+      await deps.registry.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
