@@ -44,11 +44,11 @@ const round = (x: number, digits: number): number => Number(x.toFixed(digits));
  */
 export function failureProbability(r: SensorReading): number {
   const z =
-    -4.1 +
-    0.09 * (r.temperature_c - 70) +
-    0.55 * (r.vibration_mm_s - 4) -
-    0.9 * (r.pressure_bar - 5) +
-    0.00012 * (r.operating_hours - 10_000);
+    -5.8 +
+    0.16 * (r.temperature_c - 70) +
+    0.9 * (r.vibration_mm_s - 4) -
+    1.5 * (r.pressure_bar - 5) +
+    0.0002 * (r.operating_hours - 10_000);
   return 1 / (1 + Math.exp(-z));
 }
 

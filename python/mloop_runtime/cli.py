@@ -1,0 +1,125 @@
+"""Command line parsing and the top-level error handling that turns failures into the
+final `error` event plus exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from .entrypoints import traceback_tail
+from .errors import INTERNAL_ERROR_EXIT_CODE, INTERNAL_ERROR_KIND, RuntimeFailure, UsageError
+from .protocol import ProtocolWriter, user_output_captured
+from .train_command import TrainOptions, run_train
+
+MAX_SEED = 2**32 - 1  # np.random.seed's limit
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2 = InvalidManifest
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _params_json(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"max_depth\": 3}'")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise argparse.ArgumentTypeError("must be strictly between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="python -m mloop_runtime", description="mloop's Python runtime")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+    train = commands.add_parser("train", help="train a model and evaluate it on a holdout split")
+    train.add_argument(
+        "--model-dir", required=True, type=Path, help="directory with mloop.yaml and the model code"
+    )
+    train.add_argument("--dataset", required=True, type=Path, help="CSV file with a header row")
+    train.add_argument(
+        "--out", required=True, type=Path, help="output directory; must not exist (or be empty)"
+    )
+    train.add_argument(
+        "--params", type=_params_json, default={}, help="JSON object merged over the manifest's params"
+    )
+    train.add_argument(
+        "--seed", type=_seed, default=0, help="seed for the holdout split and global RNGs (default 0)"
+    )
+    train.add_argument(
+        "--holdout-fraction", type=_fraction, default=0.2, help="share of rows held out (default 0.2)"
+    )
+    return parser
+
+
+def parse_train_options(argv: Sequence[str]) -> TrainOptions:
+    args = build_parser().parse_args(argv)
+    return TrainOptions(
+        model_dir=args.model_dir.resolve(),
+        dataset=args.dataset.resolve(),
+        out=args.out.resolve(),
+        params_override=args.params,
+        seed=args.seed,
+        holdout_fraction=args.holdout_fraction,
+    )
+
+
+def main(argv: Sequence[str] | None = None, protocol_stream: TextIO | None = None) -> int:
+    """Runs one command, writing protocol events to `protocol_stream`; returns the exit code.
+
+    Usable in-process (tests): restores sys.stdout/sys.stderr before returning.
+    """
+    writer = ProtocolWriter(protocol_stream if protocol_stream is not None else sys.stdout)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            options = parse_train_options(argv)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        with user_output_captured(writer):
+            result = run_train(options, writer)
+    except RuntimeFailure as failure:
+        fields: dict[str, object] = {
+            "kind": failure.kind,
+            "message": failure.message,
+            "traceback_tail": failure.traceback_tail,
+        }
+        if failure.problems:
+            fields["problems"] = failure.problems
+        writer.emit("error", **fields)
+        return failure.exit_code
+    except Exception as exc:  # a bug in the runtime itself
+        writer.emit(
+            "error",
+            kind=INTERNAL_ERROR_KIND,
+            message=f"mloop_runtime failed unexpectedly: {type(exc).__name__}: {exc}",
+            traceback_tail=traceback_tail(exc),
+        )
+        return INTERNAL_ERROR_EXIT_CODE
+    writer.emit("result", **result)
+    return 0

@@ -1,0 +1,262 @@
+"""Loading and strictly validating the model repository's `mloop.yaml`.
+
+Every problem is reported (not just the first), each as
+`<manifest path>: field '<field>': <reason>`, so a user can fix them in one go.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+
+from .entrypoints import Entrypoint
+from .errors import InvalidManifest
+
+MANIFEST_FILENAME = "mloop.yaml"
+
+Task = Literal["classification", "regression"]
+FeatureType = Literal["number", "integer", "string"]
+
+TASKS: tuple[Task, ...] = ("classification", "regression")
+FEATURE_TYPES: tuple[FeatureType, ...] = ("number", "integer", "string")
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "regression": ("mae", "rmse", "r2"),
+}
+
+# A slug doubles as a docker image / service name later, hence lowercase and short.
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX_LENGTH = 63
+
+REQUIRED_FIELDS = ("name", "task", "train", "predict", "features", "target")
+OPTIONAL_FIELDS = ("params", "metrics")
+FEATURE_FIELDS = ("name", "type")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: FeatureType
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    name: str
+    task: Task
+    train: Entrypoint
+    predict: Entrypoint
+    features: tuple[Feature, ...]
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)
+    # The metrics to report; defaults to every metric of the task.
+    metrics: tuple[str, ...] = ()
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _is_json_value(value: Any) -> bool:
+    """Params travel to the engine as JSON, so they must be plain JSON values."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_json_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_value(v) for k, v in value.items())
+    return False
+
+
+class _Problems:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.messages: list[str] = []
+
+    def add(self, field_name: str, reason: str) -> None:
+        self.messages.append(f"{self.path}: field '{field_name}': {reason}")
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise InvalidManifest("\n".join(self.messages), problems=list(self.messages))
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})" if not isinstance(value, str) else repr(value)
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    path = model_dir / MANIFEST_FILENAME
+    if not model_dir.is_dir():
+        raise InvalidManifest(f"{path}: model directory {model_dir} does not exist")
+    if not path.is_file():
+        raise InvalidManifest(f"{path}: file not found (every model directory needs an {MANIFEST_FILENAME})")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+    except UnicodeDecodeError as exc:
+        raise InvalidManifest(f"{path}: not UTF-8 text ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidManifest(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidManifest(f"{path}: must be a YAML mapping of fields, got {type(raw).__name__}")
+    return validate_manifest(raw, path)
+
+
+def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
+    problems = _Problems(path)
+
+    for key in raw:
+        if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS:
+            problems.add(str(key), f"unknown field (allowed: {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})")
+    for key in REQUIRED_FIELDS:
+        if key not in raw or raw[key] is None:
+            problems.add(key, "required field is missing")
+
+    name = raw.get("name")
+    if name is not None and (
+        not isinstance(name, str) or not SLUG_PATTERN.match(name) or len(name) > SLUG_MAX_LENGTH
+    ):
+        problems.add(
+            "name",
+            f"must be a slug: lowercase letters, digits and single dashes, at most "
+            f"{SLUG_MAX_LENGTH} characters (got {_describe(name)})",
+        )
+
+    task = raw.get("task")
+    if task is not None and task not in TASKS:
+        problems.add("task", f"must be one of {', '.join(TASKS)} (got {_describe(task)})")
+
+    entrypoints: dict[str, Entrypoint] = {}
+    for role in ("train", "predict"):
+        value = raw.get(role)
+        if value is None:
+            continue
+        parsed = Entrypoint.parse(value) if isinstance(value, str) else None
+        if parsed is None:
+            problems.add(role, f'must be "module:function", e.g. "{role}:{role}" (got {_describe(value)})')
+            continue
+        candidates = parsed.candidate_files(path.parent)
+        if not any(c.is_file() for c in candidates):
+            looked = " or ".join(str(c.relative_to(path.parent)) for c in candidates)
+            problems.add(role, f"module '{parsed.module}' not found (looked for {looked} in {path.parent})")
+            continue
+        entrypoints[role] = parsed
+
+    features: list[Feature] = []
+    raw_features = raw.get("features")
+    if raw_features is not None:
+        if not isinstance(raw_features, list) or not raw_features:
+            problems.add(
+                "features", f"must be a non-empty list of {{name, type}} (got {_describe(raw_features)})"
+            )
+        else:
+            seen: set[str] = set()
+            for i, item in enumerate(raw_features):
+                where = f"features[{i}]"
+                if not isinstance(item, dict):
+                    problems.add(where, f"must be a mapping with name and type (got {_describe(item)})")
+                    continue
+                for key in item:
+                    if key not in FEATURE_FIELDS:
+                        problems.add(f"{where}.{key}", "unknown field (allowed: name, type)")
+                f_name, f_type = item.get("name"), item.get("type")
+                valid = True
+                if not isinstance(f_name, str) or not f_name.strip():
+                    problems.add(
+                        f"{where}.name", f"must be a non-empty column name (got {_describe(f_name)})"
+                    )
+                    valid = False
+                elif f_name in seen:
+                    problems.add(f"{where}.name", f"duplicate feature {f_name!r}")
+                    valid = False
+                if f_type not in FEATURE_TYPES:
+                    problems.add(
+                        f"{where}.type",
+                        f"must be one of {', '.join(FEATURE_TYPES)} (got {_describe(f_type)})",
+                    )
+                    valid = False
+                if valid:
+                    seen.add(cast(str, f_name))
+                    features.append(Feature(cast(str, f_name), cast(FeatureType, f_type)))
+
+    target = raw.get("target")
+    if target is not None:
+        if not isinstance(target, str) or not target.strip():
+            problems.add("target", f"must be a non-empty column name (got {_describe(target)})")
+        elif any(f.name == target for f in features):
+            problems.add("target", f"column {target!r} is also listed in features")
+
+    params = raw.get("params")
+    if params is None:
+        params = {}
+    elif not isinstance(params, dict):
+        problems.add("params", f"must be a mapping of parameter name to value (got {_describe(params)})")
+    elif not _is_json_value(params):
+        problems.add("params", "values must be strings, numbers, booleans, null, lists or mappings")
+
+    metrics: tuple[str, ...] = METRICS_BY_TASK.get(task, ()) if isinstance(task, str) else ()
+    raw_metrics = raw.get("metrics")
+    if raw_metrics is not None:
+        allowed = METRICS_BY_TASK.get(task) if isinstance(task, str) else None
+        if (
+            not isinstance(raw_metrics, list)
+            or not raw_metrics
+            or not all(isinstance(m, str) for m in raw_metrics)
+        ):
+            problems.add(
+                "metrics", f"must be a non-empty list of metric names (got {_describe(raw_metrics)})"
+            )
+        elif len(set(raw_metrics)) != len(raw_metrics):
+            problems.add("metrics", "lists a metric more than once")
+        elif allowed is not None:
+            unknown = [m for m in raw_metrics if m not in allowed]
+            if unknown:
+                problems.add(
+                    "metrics",
+                    f"{', '.join(map(repr, unknown))} not available for task {task} "
+                    f"(available: {', '.join(allowed)})",
+                )
+            else:
+                metrics = tuple(raw_metrics)
+
+    problems.raise_if_any()
+    # Every value below has been validated above (else raise_if_any raised).
+    return Manifest(
+        path=path,
+        name=cast(str, name),
+        task=cast(Task, task),
+        train=entrypoints["train"],
+        predict=entrypoints["predict"],
+        features=tuple(features),
+        target=cast(str, target),
+        params=dict(params),
+        metrics=metrics,
+    )

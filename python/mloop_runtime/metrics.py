@@ -1,0 +1,151 @@
+"""The predict contract and holdout metrics.
+
+`predict(model, X)` returns either
+  * an array-like of n predictions (labels for classification, numbers for regression), or
+  * a mapping {"predictions": n predictions, "probabilities": ...} where probabilities
+    (classification only, optional) is an (n, k) array with one column per class in
+    sorted class order, or for a binary task an n-vector of the positive class's
+    probability. The positive class is the larger of the two sorted labels (1 of 0/1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import TrainingFailed
+
+
+@dataclass(frozen=True)
+class PredictOutput:
+    predictions: np.ndarray
+    probabilities: np.ndarray | None  # (n, k); None when predict gave none
+
+
+def _as_1d(value: Any, what: str, rows: int) -> np.ndarray:
+    array = np.asarray(value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]  # a single-column frame/array is a vector
+    if array.ndim != 1 or len(array) != rows:
+        raise TrainingFailed(
+            f"predict contract: {what} must have one value per row ({rows}), got shape {array.shape}"
+        )
+    return array
+
+
+def parse_predict_output(raw: Any, rows: int, classes: Sequence[object] | None) -> PredictOutput:
+    probabilities_raw = None
+    if isinstance(raw, Mapping):
+        unknown = set(raw) - {"predictions", "probabilities"}
+        if "predictions" not in raw or unknown:
+            raise TrainingFailed(
+                "predict contract: a mapping result must have the key 'predictions' and optionally "
+                f"'probabilities' (got keys {sorted(map(str, raw))})"
+            )
+        predictions_raw, probabilities_raw = raw["predictions"], raw.get("probabilities")
+    elif raw is None or isinstance(raw, (str, bytes)):
+        raise TrainingFailed(f"predict contract: expected an array of predictions, got {type(raw).__name__}")
+    else:
+        predictions_raw = raw
+    predictions = _as_1d(predictions_raw, "predictions", rows)
+
+    probabilities = None
+    if probabilities_raw is not None:
+        if classes is None:
+            raise TrainingFailed("predict contract: 'probabilities' is only meaningful for classification")
+        array = np.asarray(probabilities_raw, dtype="float64")
+        if array.ndim == 1 and len(classes) == 2 and len(array) == rows:
+            array = np.column_stack([1.0 - array, array])  # positive-class vector
+        if array.ndim != 2 or array.shape != (rows, len(classes)):
+            raise TrainingFailed(
+                f"predict contract: probabilities must have shape ({rows}, {len(classes)}) "
+                f"(one column per class {list(classes)}), got {array.shape}"
+            )
+        probabilities = array
+    return PredictOutput(predictions, probabilities)
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def classification_metrics(
+    names: Sequence[str], y_true: np.ndarray, output: PredictOutput, classes: Sequence[object]
+) -> dict[str, float | None]:
+    from sklearn import (
+        metrics as skm,
+    )  # imported late: it is slow, and failures before evaluation don't need it
+
+    binary = len(classes) == 2
+    # Binary: scores of the positive class; otherwise macro-average over all classes.
+    averaging: dict[str, Any] = (
+        {"average": "binary", "pos_label": classes[-1]}
+        if binary
+        else {"average": "macro", "labels": list(classes)}
+    )
+    y_pred = output.predictions
+    results: dict[str, float | None] = {}
+    for name in names:
+        if name == "accuracy":
+            results[name] = _finite_or_none(skm.accuracy_score(y_true, y_pred))
+        elif name == "precision":
+            results[name] = _finite_or_none(skm.precision_score(y_true, y_pred, zero_division=0, **averaging))
+        elif name == "recall":
+            results[name] = _finite_or_none(skm.recall_score(y_true, y_pred, zero_division=0, **averaging))
+        elif name == "f1":
+            results[name] = _finite_or_none(skm.f1_score(y_true, y_pred, zero_division=0, **averaging))
+        elif name == "roc_auc":
+            # Needs binary classes, probabilities, and both classes in the holdout.
+            scores = output.probabilities[:, 1] if binary and output.probabilities is not None else None
+            defined = scores is not None and len(np.unique(y_true)) == 2
+            results[name] = (
+                _finite_or_none(skm.roc_auc_score(y_true == classes[-1], scores)) if defined else None
+            )
+    return results
+
+
+def regression_metrics(
+    names: Sequence[str], y_true: np.ndarray, output: PredictOutput
+) -> dict[str, float | None]:
+    from sklearn import metrics as skm  # imported late, see classification_metrics
+
+    try:
+        y_pred = output.predictions.astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise TrainingFailed(f"predict contract: regression predictions must be numbers ({exc})") from exc
+    results: dict[str, float | None] = {}
+    for name in names:
+        if name == "mae":
+            results[name] = _finite_or_none(skm.mean_absolute_error(y_true, y_pred))
+        elif name == "rmse":
+            results[name] = _finite_or_none(math.sqrt(skm.mean_squared_error(y_true, y_pred)))
+        elif name == "r2":
+            # r2 is undefined for fewer than two holdout rows (sklearn warns and gives NaN).
+            results[name] = _finite_or_none(skm.r2_score(y_true, y_pred)) if len(y_true) >= 2 else None
+    return results
+
+
+def compute_metrics(
+    task: str,
+    names: Sequence[str],
+    y_true: pd.Series,
+    output: PredictOutput,
+    classes: Sequence[object] | None,
+) -> dict[str, float | None]:
+    truth = y_true.to_numpy()
+    try:
+        if task == "classification":
+            assert classes is not None
+            return classification_metrics(names, truth, output, classes)
+        return regression_metrics(names, truth, output)
+    except TrainingFailed:
+        raise
+    except (TypeError, ValueError) as exc:
+        # e.g. predictions that are strings while the labels are integers
+        raise TrainingFailed(f"predict contract: cannot compare predictions with the target: {exc}") from exc
