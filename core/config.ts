@@ -20,9 +20,9 @@ const repoRoot = path.resolve(import.meta.dirname, '..');
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
   const cacheDir = env.MLOOP_CACHE ?? path.join(os.homedir(), '.cache', 'mloop');
   return {
-    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    temporalAddress: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT ?? '7233'}`,
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    temporalUiUrl: env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+    temporalUiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? '8233'}`,
     kafkaBrokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.KAFKA_PORT ?? '9092'}`).split(',').map((b) => b.trim()).filter(Boolean),
     dataDir: path.resolve(env.MLOOP_DATA ?? path.join(repoRoot, '.mloop')),
     cacheDir,

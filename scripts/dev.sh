@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The dev service manager: `mloop dev up|down|status`.
-#   up [--no-app] [--docker]   start Temporal, Kafka (and dockerd), then the worker and API
+#   up [--no-app] [--docker]   start Temporal, Kafka (and dockerd), then the worker and API;
+#                              TEMPORAL_ADDRESS / KAFKA_BROKERS, when set, name servers to use instead
 #   down                       stop everything this data directory started
 #   status                     one line per service
 set -euo pipefail
@@ -27,8 +28,9 @@ case "$cmd" in
     mkdir -p "$MLOOP_DATA/logs"
     # A half-started stack is worse than none: stop what we started if a later step fails.
     trap 'log "start-up failed; stopping what was started"; "$0" down' ERR
-    temporal_start
-    kafka_start
+    # Servers the user already runs are preferred over starting our own.
+    if [ -n "${TEMPORAL_ADDRESS:-}" ]; then log "using Temporal at $TEMPORAL_ADDRESS"; else temporal_start; fi
+    if [ -n "${KAFKA_BROKERS:-}" ]; then log "using Kafka at $KAFKA_BROKERS"; else kafka_start; fi
     [ "$with_docker" = 1 ] && docker_start
     [ "$with_app" = 1 ] && app_start
     trap - ERR

@@ -5,10 +5,8 @@ MLOOP_API_PORT="${MLOOP_API_PORT:-8080}"
 app_start() {
   local tsx="$MLOOP_ROOT/node_modules/.bin/tsx"
   [ -x "$tsx" ] || die "node modules are missing; run scripts/setup.sh"
-  export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:${TEMPORAL_PORT:-7233}}"
-  export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}"
-  export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
-  export MLOOP_API_PORT
+  # core/config.ts derives addresses from the same *_PORT variables the servers were started with.
+  export TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT MLOOP_API_PORT
 
   if ! is_running worker; then
     start_bg worker "$MLOOP_DATA/logs/worker.log" "$tsx" "$MLOOP_ROOT/workers/main.ts"
