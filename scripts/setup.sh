@@ -45,10 +45,16 @@ install_python_venv() {
   ln -sfn "$venv" "$MLOOP_CACHE/venv"
 }
 
+timed() {
+  local t0=$SECONDS
+  "$@"
+  log "   $1: $((SECONDS - t0))s"
+}
+t_setup=$SECONDS
 check_toolchains
-install_node_modules
-install_python_venv
-temporal_install
-kafka_install
-if [ "${MLOOP_SKIP_DOCKER:-0}" != 1 ]; then docker_install; fi
-log "setup complete"
+timed install_node_modules
+timed install_python_venv
+timed temporal_install
+timed kafka_install
+timed docker_install
+log "setup complete in $((SECONDS - t_setup))s"

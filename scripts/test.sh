@@ -22,17 +22,20 @@ trap finish EXIT
 bash "$MLOOP_ROOT/scripts/dev.sh" up --no-app --docker || exit 1
 
 cd "$MLOOP_ROOT"
-failed=0 passed_suites=0
+failed_steps=0
 step() {
-  local name=$1
+  local name=$1 t0=$SECONDS
   shift
   log "── $name"
-  if "$@"; then passed_suites=$((passed_suites + 1)); else log "✗ $name failed"; failed=$((failed + 1)); fi
+  if "$@"; then log "   $name passed in $((SECONDS - t0))s"; else log "✗ $name failed after $((SECONDS - t0))s"; failed_steps=$((failed_steps + 1)); fi
 }
+reports="$MLOOP_DATA/reports"
+mkdir -p "$reports"
 step "typecheck" npx tsc --noEmit
 step "lint" npx eslint .
-step "python runtime tests" "$MLOOP_PYTHON" -m pytest -q python/tests
-step "vitest" npx vitest run --reporter=default
+step "python runtime tests" "$MLOOP_PYTHON" -m pytest -q python/tests --junitxml="$reports/pytest.xml"
+step "vitest" npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
 
-log "suites: $passed_suites passed, $failed failed"
-[ "$failed" = 0 ]
+# One closing line over both test runners; a failed typecheck or lint counts as a failure too.
+node "$MLOOP_ROOT/scripts/summarize-tests.mjs" "$reports/vitest.json" "$reports/pytest.xml" "$failed_steps"
+[ "$failed_steps" = 0 ]
