@@ -25,6 +25,11 @@ install_node_modules() {
   sum=$(sha256sum "$MLOOP_ROOT/package-lock.json" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
   log "installing node modules"
+  # Native modules (better-sqlite3) build with node-gyp, which would download Node's headers;
+  # only package registries are reachable here, so point it at the distribution's headers.
+  if [ -z "${npm_config_nodedir:-}" ] && [ "$(npm config get nodedir 2>/dev/null)" = "undefined" ] && [ -f /usr/include/node/node.h ]; then
+    export npm_config_nodedir=/usr
+  fi
   (cd "$MLOOP_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
   echo "$sum" >"$stamp"
 }
