@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type Producer } from 'kafkajs';
 
 /** A message as mloop sees it: text key, JSON or text value, string headers. */
 export interface StreamRecord {
@@ -26,6 +27,21 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
+export interface PartitionOffsets {
+  partition: number;
+  /** First offset still stored. */
+  low: string;
+  /** Offset the next record will get (one past the last). */
+  high: string;
+}
+
+/** Offsets `[from, to)` of one partition. */
+export interface PartitionRange {
+  partition: number;
+  from: string;
+  to: string;
+}
+
 /**
  * The one place that knows kafkajs. kafkajs is in maintenance mode, so the rest of mloop talks to
  * this small port and a different client can replace it without touching stages or transforms.
@@ -34,6 +50,15 @@ export interface KafkaPort {
   ensureTopic(topic: string, partitions?: number): Promise<void>;
   produce(topic: string, records: StreamRecord[]): Promise<void>;
   consume(opts: ConsumeOptions): Promise<RunningConsumer>;
+  /** Low and high watermarks of every partition. */
+  partitionOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Per partition, the first offset whose record timestamp is at or after `timestamp` (ms). */
+  offsetsAtTimestamp(topic: string, timestamp: number): Promise<{ partition: number; offset: string }[]>;
+  /**
+   * Reads exactly the given ranges, without committing anything, and resolves when every range
+   * is read. `onBatch` gets each partition's records in offset order.
+   */
+  readRanges(topic: string, ranges: PartitionRange[], onBatch: (records: ConsumedRecord[]) => Promise<void>, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,16 +88,12 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
 
   return {
     async ensureTopic(topic, partitions = 1) {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
+      await withAdmin(kafka, async (admin) => {
         const existing = await admin.listTopics();
         if (!existing.includes(topic)) {
           await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
         }
-      } finally {
-        await admin.disconnect();
-      }
+      });
     },
 
     async produce(topic, records) {
@@ -112,6 +133,85 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       };
     },
 
+    async partitionOffsets(topic) {
+      return withAdmin(kafka, async (admin) => {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+      });
+    },
+
+    async offsetsAtTimestamp(topic, timestamp) {
+      return withAdmin(kafka, async (admin) => {
+        const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+        return offsets.map((o) => ({ partition: o.partition, offset: o.offset })).sort((a, b) => a.partition - b.partition);
+      });
+    },
+
+    async readRanges(topic, ranges, onBatch, signal) {
+      const pending = new Map(ranges.filter((r) => BigInt(r.to) > BigInt(r.from)).map((r) => [r.partition, r]));
+      if (pending.size === 0) return;
+      // A throwaway group: kafkajs only reads through groups, and seeking it never touches a
+      // real consumer group's offsets because nothing is committed.
+      const consumer = kafka.consumer({ groupId: `mloop-range-${randomUUID()}`, allowAutoTopicCreation: false });
+      consumers.add(consumer);
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        let finish!: (err?: unknown) => void;
+        const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+        const onAbort = (): void => finish(new Error('reading the topic was cancelled'));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+            const range = pending.get(batch.partition);
+            if (!range) return;
+            const end = BigInt(range.to);
+            const records: ConsumedRecord[] = [];
+            for (const m of batch.messages) {
+              if (BigInt(m.offset) < BigInt(range.from)) continue;
+              if (BigInt(m.offset) >= end) break;
+              records.push({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                timestamp: m.timestamp,
+                key: m.key?.toString('utf8') ?? null,
+                value: m.value?.toString('utf8') ?? '',
+                headers: decodeHeaders(m.headers),
+              });
+            }
+            try {
+              if (records.length > 0) await onBatch(records);
+            } catch (err) {
+              finish(err);
+              return;
+            }
+            const last = records.at(-1);
+            if (last) resolveOffset(last.offset);
+            await heartbeat();
+            // lastOffset() counts control records too, so a range ending on a transaction
+            // marker still completes.
+            if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= end) {
+              pending.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              if (pending.size === 0) finish();
+            }
+          },
+        });
+        for (const r of pending.values()) consumer.seek({ topic, partition: r.partition, offset: r.from });
+        try {
+          await done;
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      } finally {
+        consumers.delete(consumer);
+        await consumer.disconnect();
+      }
+    },
+
     async close() {
       await Promise.all([...consumers].map((c) => c.disconnect()));
       consumers.clear();
@@ -119,6 +219,16 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       producer = undefined;
     },
   };
+}
+
+async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
