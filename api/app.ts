@@ -2,9 +2,12 @@ import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerErrorHandler } from './errors';
 import { registerTemporal } from './plugins/temporal';
+import { aliasRoutes } from './routes/aliases';
 import { lifecycleRoutes, type LifecycleRouteOptions } from './routes/lifecycles';
+import { modelRoutes, type RegistryRouteOptions } from './routes/models';
+import { runRoutes } from './routes/runs';
 
-export interface AppOptions extends LifecycleRouteOptions {
+export interface AppOptions extends LifecycleRouteOptions, RegistryRouteOptions {
   temporal: Client;
   logger?: FastifyServerOptions['logger'];
 }
@@ -20,5 +23,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerTemporal(app, opts.temporal);
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(lifecycleRoutes(opts));
+  await app.register(modelRoutes(opts));
+  await app.register(aliasRoutes(opts));
+  await app.register(runRoutes(opts));
   return app;
 }

@@ -1,14 +1,19 @@
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../core/config';
+import { Registry } from '../core/registry/registry';
 import { buildApp } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = await buildApp({ temporal, namespace: config.temporalNamespace, webUiUrl: config.temporalUiUrl, logger: { level: 'info' } });
+  // The same file the workers write; WAL mode lets this process read while they do.
+  const registry = await Registry.openSqlite(path.join(config.dataDir, 'registry.db'));
+  const app = await buildApp({ temporal, registry, namespace: config.temporalNamespace, webUiUrl: config.temporalUiUrl, logger: { level: 'info' } });
   const close = async (): Promise<void> => {
     await app.close();
+    await registry.close();
     await connection.close();
     process.exit(0);
   };

@@ -13,6 +13,7 @@ import {
   type LifecycleResult,
   type LifecycleStatus,
 } from '../../workflows/definitions';
+import { requester } from '../requester';
 import { StartLifecycleBody } from '../schemas/lifecycle';
 
 export interface LifecycleRouteOptions {
@@ -32,12 +33,16 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
     r.post('/v1/lifecycles', { schema: { body: StartLifecycleBody } }, async (request, reply) => {
       const body = request.body;
       const repo = validateRepoSource({ url: body.repo.url, ref: body.repo.ref, path: body.repo.path });
-      if (!body.dataset.path.startsWith('/')) throw invalidInput('dataset.path', `must be an absolute path (got "${body.dataset.path}")`);
+      if ('path' in body.dataset && !body.dataset.path.startsWith('/')) {
+        throw invalidInput('dataset.path', `must be an absolute path (got "${body.dataset.path}")`);
+      }
       const input: LifecycleInput = {
         model: body.model,
         repo: { url: repo.url, ref: repo.ref, path: repo.path ?? '' },
-        dataset: { path: body.dataset.path },
+        dataset: 'path' in body.dataset ? { path: body.dataset.path } : { kafka: body.dataset.kafka },
         params: body.params ?? {},
+        ...(body.holdout ? { holdout: body.holdout } : {}),
+        ...(body.trainTimeoutMinutes ? { trainTimeoutMinutes: body.trainTimeoutMinutes } : {}),
         requestedBy: requester(request.headers['x-mloop-user']),
         ...(opts.trainTaskQueue ? { trainTaskQueue: opts.trainTaskQueue } : {}),
       };
@@ -100,9 +105,4 @@ function stageFrom(desc: WorkflowExecutionDescription): Partial<LifecycleStatus>
   const model = desc.typedSearchAttributes.get(searchAttributes.model);
   const stage = desc.typedSearchAttributes.get(searchAttributes.stage) as LifecycleStatus['stage'] | undefined;
   return { ...(model ? { model } : {}), ...(stage ? { stage } : {}) };
-}
-
-function requester(header: string | string[] | undefined): string {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value && /^[A-Za-z0-9@._-]{1,128}$/.test(value) ? value : 'anonymous';
 }

@@ -32,6 +32,55 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_aliases_and_runs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('lifecycle_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull().references('models.name'))
+        .addColumn('repo_url', 'text', (c) => c.notNull())
+        .addColumn('repo_path', 'text', (c) => c.notNull())
+        .addColumn('commit_sha', 'text', (c) => c.notNull())
+        .addColumn('dataset_uri', 'text', (c) => c.notNull())
+        .addColumn('dataset_fingerprint', 'text', (c) => c.notNull())
+        .addColumn('params_json', 'text', (c) => c.notNull())
+        .addColumn('metrics_json', 'text', (c) => c.notNull())
+        .addColumn('evaluation_json', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('runs_outcome', sql`outcome in ('passed', 'gate_failed')`)
+        .addForeignKeyConstraint('runs_model_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .execute();
+      await db.schema.createIndex('runs_model_created_at').on('runs').columns(['model', 'created_at']).execute();
+      await db.schema.alterTable('model_versions').addColumn('training_run_id', 'text', (c) => c.references('runs.id')).execute();
+      await db.schema
+        .createTable('aliases')
+        .addColumn('model', 'text', (c) => c.notNull().references('models.name'))
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('aliases_pk', ['model', 'alias'])
+        .addForeignKeyConstraint('aliases_model_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .execute();
+      await db.schema
+        .createTable('alias_history')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('model', 'text', (c) => c.notNull().references('models.name'))
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer')
+        .addColumn('previous_version', 'integer')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .execute();
+      // `aliasesAt` reads one model's moves up to an instant.
+      await db.schema.createIndex('alias_history_model_at').on('alias_history').columns(['model', 'at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

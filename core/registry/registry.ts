@@ -1,45 +1,55 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, SqliteDialect, type Selectable } from 'kysely';
-import { MloopError } from '../errors';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import * as aliases from './aliases';
+import type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
+import type { RegistryContext } from './context';
 import { migrationProvider } from './migrations';
-import type { ModelVersionsTable, RegistryDatabase } from './schema';
+import * as models from './models';
+import type { ModelSummary } from './models';
+import * as runs from './runs';
+import type { NewRun, Run, RunComparison } from './runs';
+import type { RegistryDatabase } from './schema';
+import * as versions from './versions';
+import type { ModelVersion, NewModelVersion } from './versions';
 
-export interface NewModelVersion {
-  model: string;
-  artifactDigest: string;
-  artifactSize: number;
-  repoUrl: string;
-  repoPath: string;
-  commitSha: string;
-  datasetUri: string;
-  datasetFingerprint: string;
-  params: Record<string, unknown>;
-  metrics: Record<string, number>;
-  workflowId: string;
-  runId: string;
-  idempotencyKey: string;
-  createdBy: string;
+export type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
+export { aliasPattern } from './aliases';
+export type { ModelSummary } from './models';
+export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
+export type { ModelVersion, NewModelVersion } from './versions';
+
+export interface RegistryOptions {
+  /** The clock that stamps every write; tests pass their own to get exact instants. */
+  now?: () => Date;
 }
 
-export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey'> {
-  version: number;
-  createdAt: string;
-}
-
-/** Models, their immutable versions and lineage. SQLite by default; the schema is plain SQL. */
+/**
+ * Models, their immutable versions with lineage, the training runs behind them and the aliases
+ * (champion, …) that point at them, with every alias move kept. SQLite by default; queries are
+ * portable SQL. "get" and "set" methods throw NotFound for unknown names; "list" and history
+ * methods filter and return nothing.
+ */
 export class Registry {
-  private constructor(readonly db: Kysely<RegistryDatabase>) {}
+  private readonly ctx: RegistryContext;
 
-  static async openSqlite(file: string): Promise<Registry> {
+  private constructor(
+    readonly db: Kysely<RegistryDatabase>,
+    now: () => Date,
+  ) {
+    this.ctx = { db, now };
+  }
+
+  static async openSqlite(file: string, options: RegistryOptions = {}): Promise<Registry> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const sqlite = new Database(file);
     // WAL lets the API read while a worker writes; busy_timeout rides out short write locks.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const registry = new Registry(new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) }));
+    const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const registry = new Registry(db, options.now ?? (() => new Date()));
     await registry.migrate();
     return registry;
   }
@@ -49,76 +59,79 @@ export class Registry {
     if (error) throw error instanceof Error ? error : new Error(String(error));
   }
 
+  // Models
+
+  listModels(): Promise<ModelSummary[]> {
+    return models.listModels(this.db);
+  }
+
+  getModel(name: string): Promise<ModelSummary> {
+    return models.getModel(this.db, name);
+  }
+
+  // Versions
+
   /** Registers a new version, or returns the one already registered under the same idempotency key. */
-  async registerVersion(v: NewModelVersion): Promise<ModelVersion> {
-    return this.db.transaction().execute(async (trx) => {
-      const existing = await trx.selectFrom('model_versions').selectAll().where('idempotency_key', '=', v.idempotencyKey).executeTakeFirst();
-      if (existing) return toModelVersion(existing);
-      const now = new Date().toISOString();
-      await trx.insertInto('models').values({ name: v.model, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
-      const { max } = await trx
-        .selectFrom('model_versions')
-        .select((eb) => eb.fn.max<number | null>('version').as('max'))
-        .where('model', '=', v.model)
-        .executeTakeFirstOrThrow();
-      const row = await trx
-        .insertInto('model_versions')
-        .values({
-          model: v.model,
-          version: (max ?? 0) + 1,
-          artifact_digest: v.artifactDigest,
-          artifact_size: v.artifactSize,
-          repo_url: v.repoUrl,
-          repo_path: v.repoPath,
-          commit_sha: v.commitSha,
-          dataset_uri: v.datasetUri,
-          dataset_fingerprint: v.datasetFingerprint,
-          params_json: JSON.stringify(v.params),
-          metrics_json: JSON.stringify(v.metrics),
-          workflow_id: v.workflowId,
-          run_id: v.runId,
-          idempotency_key: v.idempotencyKey,
-          created_by: v.createdBy,
-          created_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toModelVersion(row);
-    });
+  registerVersion(v: NewModelVersion): Promise<ModelVersion> {
+    return versions.registerVersion(this.ctx, v);
   }
 
-  async getVersion(model: string, version: number): Promise<ModelVersion> {
-    const row = await this.db.selectFrom('model_versions').selectAll().where('model', '=', model).where('version', '=', version).executeTakeFirst();
-    if (!row) throw new MloopError('NotFound', `model "${model}" has no version ${version}`);
-    return toModelVersion(row);
+  getVersion(model: string, version: number): Promise<ModelVersion> {
+    return versions.requireVersion(this.db, model, version);
   }
 
-  async listVersions(model: string): Promise<ModelVersion[]> {
-    const rows = await this.db.selectFrom('model_versions').selectAll().where('model', '=', model).orderBy('version').execute();
-    return rows.map(toModelVersion);
+  listVersions(model: string): Promise<ModelVersion[]> {
+    return versions.listVersions(this.db, model);
+  }
+
+  // Training runs
+
+  /** Records a run, or returns the one already recorded under the same run key. */
+  recordRun(run: NewRun): Promise<Run> {
+    return runs.recordRun(this.ctx, run);
+  }
+
+  getRun(id: string): Promise<Run> {
+    return runs.getRun(this.db, id);
+  }
+
+  listRuns(model: string): Promise<Run[]> {
+    return runs.listRuns(this.db, model);
+  }
+
+  /** Links a run and the version registered from it, both ways; idempotent. */
+  attachVersionToRun(runId: string, version: number): Promise<Run> {
+    return runs.attachVersionToRun(this.ctx, runId, version);
+  }
+
+  compareRuns(ids: string[]): Promise<RunComparison> {
+    return runs.compareRuns(this.db, ids);
+  }
+
+  // Aliases
+
+  /** Points an alias at a version and logs the move; pointing it where it already is logs nothing. */
+  setAlias(input: SetAliasInput): Promise<SetAliasResult> {
+    return aliases.setAlias(this.ctx, input);
+  }
+
+  removeAlias(model: string, alias: string, by: string, reason?: string): Promise<AliasMove> {
+    return aliases.removeAlias(this.ctx, model, alias, by, reason);
+  }
+
+  getAliases(model: string): Promise<Record<string, number>> {
+    return aliases.getAliases(this.db, model);
+  }
+
+  aliasesAt(model: string, at: Date): Promise<Record<string, number>> {
+    return aliases.aliasesAt(this.db, model, at);
+  }
+
+  aliasHistory(model: string): Promise<AliasMove[]> {
+    return aliases.aliasHistory(this.db, model);
   }
 
   async close(): Promise<void> {
     await this.db.destroy();
   }
-}
-
-function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
-  return {
-    model: r.model,
-    version: r.version,
-    artifactDigest: r.artifact_digest,
-    artifactSize: r.artifact_size,
-    repoUrl: r.repo_url,
-    repoPath: r.repo_path,
-    commitSha: r.commit_sha,
-    datasetUri: r.dataset_uri,
-    datasetFingerprint: r.dataset_fingerprint,
-    params: JSON.parse(r.params_json) as Record<string, unknown>,
-    metrics: JSON.parse(r.metrics_json) as Record<string, number>,
-    workflowId: r.workflow_id,
-    runId: r.run_id,
-    createdBy: r.created_by,
-    createdAt: r.created_at,
-  };
 }

@@ -19,14 +19,61 @@ export interface ModelVersionsTable {
   params_json: string;
   metrics_json: string;
   workflow_id: string;
+  /** The Temporal run ID of the workflow that registered the version. */
   run_id: string;
   /** Unique per registration attempt, so a retried activity never registers twice. */
   idempotency_key: string;
   created_by: string;
   created_at: ColumnType<string, string, never>;
+  /** The training run (`runs.id`) the version came from; null for versions registered before runs existed. */
+  training_run_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** One row per training run (an experiment), whether or not it passed its gates. */
+export interface RunsTable {
+  /** The caller's run key: recording the same key twice returns the first row. */
+  id: string;
+  lifecycle_id: string;
+  model: string;
+  repo_url: string;
+  repo_path: string;
+  commit_sha: string;
+  dataset_uri: string;
+  dataset_fingerprint: string;
+  params_json: string;
+  metrics_json: string;
+  evaluation_json: string;
+  outcome: 'passed' | 'gate_failed';
+  version: ColumnType<number | null, number | null | undefined, number | null>;
+  created_by: string;
+  created_at: ColumnType<string, string, never>;
+}
+
+export interface AliasesTable {
+  model: string;
+  alias: string;
+  version: number;
+  updated_at: string;
+  updated_by: string;
+}
+
+/** Append-only log of alias moves; `version` null means the alias was removed. */
+export interface AliasHistoryTable {
+  id: Generated<number>;
+  model: string;
+  alias: string;
+  version: number | null;
+  previous_version: number | null;
+  /** ISO-8601 UTC with milliseconds, so text order is time order. */
+  at: string;
+  by: string;
+  reason: string | null;
 }
 
 export interface RegistryDatabase {
   models: ModelsTable;
   model_versions: ModelVersionsTable;
+  runs: RunsTable;
+  aliases: AliasesTable;
+  alias_history: AliasHistoryTable;
 }

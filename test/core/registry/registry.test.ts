@@ -1,6 +1,10 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { migrationProvider } from '../../../core/registry/migrations';
 import { Registry, type NewModelVersion } from '../../../core/registry/registry';
+import type { RegistryDatabase } from '../../../core/registry/schema';
 import { tempDir } from '../../helpers/stack';
 
 const base: Omit<NewModelVersion, 'idempotencyKey'> = {
@@ -40,5 +44,46 @@ describe('registry (SQLite)', async () => {
 
   it('says which version is missing', async () => {
     await expect(registry.getVersion('pm', 99)).rejects.toThrow('model "pm" has no version 99');
+  });
+
+  it('upgrades a registry created before runs and aliases, keeping its versions', async () => {
+    const file = path.join(await tempDir('registry-upgrade'), 'registry.db');
+    const old = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    const first = { '0001_models_and_versions': (await migrationProvider.getMigrations())['0001_models_and_versions']! };
+    const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => first } }).migrateToLatest();
+    expect(error).toBeUndefined();
+    // A version as the first schema stored it.
+    await old.insertInto('models').values({ name: 'pm', created_at: '2025-12-01T00:00:00.000Z' }).execute();
+    await old
+      .insertInto('model_versions')
+      .values({
+        model: 'pm',
+        version: 1,
+        artifact_digest: base.artifactDigest,
+        artifact_size: base.artifactSize,
+        repo_url: base.repoUrl,
+        repo_path: base.repoPath,
+        commit_sha: base.commitSha,
+        dataset_uri: base.datasetUri,
+        dataset_fingerprint: base.datasetFingerprint,
+        params_json: '{}',
+        metrics_json: '{"accuracy":0.9}',
+        workflow_id: base.workflowId,
+        run_id: base.runId,
+        idempotency_key: 'before',
+        created_by: 'alice',
+        created_at: '2025-12-01T00:00:00.000Z',
+      })
+      .execute();
+    await old.destroy();
+
+    const upgraded = await Registry.openSqlite(file);
+    try {
+      expect(await upgraded.getVersion('pm', 1)).toMatchObject({ commitSha: base.commitSha, trainingRunId: null, metrics: { accuracy: 0.9 } });
+      await expect(upgraded.setAlias({ model: 'pm', alias: 'champion', version: 1, by: 'alice' })).resolves.toMatchObject({ changed: true });
+      expect((await upgraded.registerVersion({ ...base, idempotencyKey: 'after' })).version).toBe(2);
+    } finally {
+      await upgraded.close();
+    }
   });
 });

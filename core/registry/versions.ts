@@ -1,0 +1,102 @@
+import type { Selectable } from 'kysely';
+import { MloopError } from '../errors';
+import { parseJson, type Queryable, type RegistryContext } from './context';
+import { linkRunToVersion, type Metrics } from './runs';
+import type { ModelVersionsTable } from './schema';
+
+export interface NewModelVersion {
+  model: string;
+  artifactDigest: string;
+  artifactSize: number;
+  repoUrl: string;
+  repoPath: string;
+  commitSha: string;
+  datasetUri: string;
+  datasetFingerprint: string;
+  params: Record<string, unknown>;
+  metrics: Metrics;
+  workflowId: string;
+  /** The Temporal run ID of the registering workflow (not a training run). */
+  runId: string;
+  /** The training run (see `recordRun`) this version came from; linked both ways when given. */
+  trainingRunId?: string;
+  idempotencyKey: string;
+  createdBy: string;
+}
+
+export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId'> {
+  version: number;
+  trainingRunId: string | null;
+  createdAt: string;
+}
+
+/** Registers a new version, or returns the one already registered under the same idempotency key. */
+export async function registerVersion(ctx: RegistryContext, v: NewModelVersion): Promise<ModelVersion> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('model_versions').selectAll().where('idempotency_key', '=', v.idempotencyKey).executeTakeFirst();
+    if (existing) return toModelVersion(existing);
+    const now = ctx.now().toISOString();
+    await trx.insertInto('models').values({ name: v.model, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    const { max } = await trx
+      .selectFrom('model_versions')
+      .select((eb) => eb.fn.max<number | null>('version').as('max'))
+      .where('model', '=', v.model)
+      .executeTakeFirstOrThrow();
+    const version = (max ?? 0) + 1;
+    await trx
+      .insertInto('model_versions')
+      .values({
+        model: v.model,
+        version,
+        artifact_digest: v.artifactDigest,
+        artifact_size: v.artifactSize,
+        repo_url: v.repoUrl,
+        repo_path: v.repoPath,
+        commit_sha: v.commitSha,
+        dataset_uri: v.datasetUri,
+        dataset_fingerprint: v.datasetFingerprint,
+        params_json: JSON.stringify(v.params),
+        metrics_json: JSON.stringify(v.metrics),
+        workflow_id: v.workflowId,
+        run_id: v.runId,
+        idempotency_key: v.idempotencyKey,
+        created_by: v.createdBy,
+        created_at: now,
+      })
+      .execute();
+    if (v.trainingRunId !== undefined) await linkRunToVersion(trx, v.trainingRunId, version, v.model);
+    return requireVersion(trx, v.model, version);
+  });
+}
+
+export async function requireVersion(db: Queryable, model: string, version: number): Promise<ModelVersion> {
+  const row = await db.selectFrom('model_versions').selectAll().where('model', '=', model).where('version', '=', version).executeTakeFirst();
+  if (!row) throw new MloopError('NotFound', `model "${model}" has no version ${version}`, { model, version });
+  return toModelVersion(row);
+}
+
+export async function listVersions(db: Queryable, model: string): Promise<ModelVersion[]> {
+  const rows = await db.selectFrom('model_versions').selectAll().where('model', '=', model).orderBy('version').execute();
+  return rows.map(toModelVersion);
+}
+
+function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
+  return {
+    model: r.model,
+    version: r.version,
+    artifactDigest: r.artifact_digest,
+    artifactSize: r.artifact_size,
+    repoUrl: r.repo_url,
+    repoPath: r.repo_path,
+    commitSha: r.commit_sha,
+    datasetUri: r.dataset_uri,
+    datasetFingerprint: r.dataset_fingerprint,
+    params: parseJson<Record<string, unknown>>(r.params_json),
+    metrics: parseJson<Metrics>(r.metrics_json),
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    trainingRunId: r.training_run_id,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+  };
+}
