@@ -13,6 +13,7 @@ from typing import NoReturn, TextIO
 
 from .entrypoints import traceback_tail
 from .errors import INTERNAL_ERROR_EXIT_CODE, INTERNAL_ERROR_KIND, RuntimeFailure, UsageError
+from .evaluate_command import EvaluateOptions, run_evaluate
 from .protocol import ProtocolWriter, user_output_captured
 from .train_command import TrainOptions, run_train
 
@@ -54,6 +55,24 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _add_split_options(command: argparse.ArgumentParser, required: bool) -> None:
+    # evaluate must reproduce a train run's holdout, so it takes no silent defaults.
+    command.add_argument(
+        "--seed",
+        type=_seed,
+        required=required,
+        default=None if required else 0,
+        help="seed for the holdout split and global RNGs" + ("" if required else " (default 0)"),
+    )
+    command.add_argument(
+        "--holdout-fraction",
+        type=_fraction,
+        required=required,
+        default=None if required else 0.2,
+        help="share of rows held out" + ("" if required else " (default 0.2)"),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="python -m mloop_runtime", description="mloop's Python runtime")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
@@ -61,24 +80,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--model-dir", required=True, type=Path, help="directory with mloop.yaml and the model code"
     )
-    train.add_argument("--dataset", required=True, type=Path, help="CSV file with a header row")
+    train.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
     train.add_argument(
         "--out", required=True, type=Path, help="output directory; must not exist (or be empty)"
     )
     train.add_argument(
         "--params", type=_params_json, default={}, help="JSON object merged over the manifest's params"
     )
-    train.add_argument(
-        "--seed", type=_seed, default=0, help="seed for the holdout split and global RNGs (default 0)"
+    _add_split_options(train, required=False)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score an existing artifact on the holdout split train would use"
     )
-    train.add_argument(
-        "--holdout-fraction", type=_fraction, default=0.2, help="share of rows held out (default 0.2)"
+    evaluate.add_argument(
+        "--model-dir",
+        required=True,
+        type=Path,
+        help="directory with mloop.yaml and the model code of the commit that produced the artifact",
     )
+    evaluate.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
+    evaluate.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
+    _add_split_options(evaluate, required=True)
     return parser
 
 
-def parse_train_options(argv: Sequence[str]) -> TrainOptions:
+def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions:
     args = build_parser().parse_args(argv)
+    if args.command == "evaluate":
+        return EvaluateOptions(
+            model_dir=args.model_dir.resolve(),
+            artifact=args.artifact.resolve(),
+            dataset=args.dataset.resolve(),
+            seed=args.seed,
+            holdout_fraction=args.holdout_fraction,
+        )
     return TrainOptions(
         model_dir=args.model_dir.resolve(),
         dataset=args.dataset.resolve(),
@@ -98,11 +133,14 @@ def main(argv: Sequence[str] | None = None, protocol_stream: TextIO | None = Non
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         try:
-            options = parse_train_options(argv)
+            options = parse_options(argv)
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         with user_output_captured(writer):
-            result = run_train(options, writer)
+            if isinstance(options, EvaluateOptions):
+                result = run_evaluate(options, writer)
+            else:
+                result = run_train(options, writer)
     except RuntimeFailure as failure:
         fields: dict[str, object] = {
             "kind": failure.kind,
@@ -111,6 +149,7 @@ def main(argv: Sequence[str] | None = None, protocol_stream: TextIO | None = Non
         }
         if failure.problems:
             fields["problems"] = failure.problems
+        fields.update(failure.details)
         writer.emit("error", **fields)
         return failure.exit_code
     except Exception as exc:  # a bug in the runtime itself

@@ -1,23 +1,28 @@
-"""Loading the training CSV and shaping it into features (X) and target (y).
+"""Loading the dataset and shaping it into features (X) and target (y).
 
-Every column is read as text first and converted per the manifest's declared type, so
-bad values are reported with their line number instead of surfacing later as an obscure
-error inside the user's model code.
+Every cell of the manifest's columns is converted per its declared type and checked
+against the feature's constraints; all bad cells are reported together, by row, instead
+of surfacing later as an obscure error inside the user's model code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 
+from .bad_rows import BadCells, quote
+from .dataset_files import read_cells
 from .errors import DatasetInvalid
-from .manifest import Manifest
+from .manifest import Feature, Manifest
 
-# How many offending values an error message quotes.
-EXAMPLES_IN_MESSAGE = 3
+# How many categories a "not one of" reason lists.
+CATEGORIES_IN_REASON = 10
 
 
 @dataclass(frozen=True)
@@ -32,85 +37,124 @@ class Dataset:
     def rows(self) -> int:
         return len(self.features)
 
+    def take(self, positions: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+        """(X, y) of the rows at `positions`, with a fresh 0..n-1 index (plain frames for user code)."""
+        return (
+            self.features.iloc[positions].reset_index(drop=True),
+            self.target.iloc[positions].reset_index(drop=True),
+        )
 
-def _csv_line(row_position: int) -> int:
-    return row_position + 2  # line 1 is the header
+
+def _is_number_column(raw: pd.Series) -> bool:
+    return is_numeric_dtype(raw.dtype) and not is_bool_dtype(raw.dtype)
 
 
-def _bad_values_message(path: Path, column: str, raw: pd.Series, bad: pd.Series, expected: str) -> str:
-    positions = np.flatnonzero(bad.to_numpy())
-    examples = ", ".join(
-        f"line {_csv_line(p)}: {raw.iloc[p]!r}" if pd.notna(raw.iloc[p]) else f"line {_csv_line(p)}: empty"
-        for p in positions[:EXAMPLES_IN_MESSAGE]
+def _as_numbers(raw: pd.Series) -> pd.Series:
+    """float64; NaN for empty cells and for cells that are not numbers."""
+    if _is_number_column(raw):
+        return raw.astype("float64")
+    # Text (CSV) is parsed; other stored types (bool, dates, ...) are judged by their text.
+    return pd.to_numeric(raw.astype("str"), errors="coerce").astype("float64")
+
+
+def _check_range(
+    bad: BadCells, order: int, feature: Feature, numbers: pd.Series, show: Callable[[Any], str]
+) -> None:
+    # NaN compares False, so empty and already-bad cells (NaN here) are not flagged again.
+    if feature.min is not None:
+        bad.add(
+            order,
+            feature.name,
+            numbers < feature.min,
+            lambda p: f"{show(numbers.iloc[p])} is below min {feature.min!r}",
+        )
+    if feature.max is not None:
+        bad.add(
+            order,
+            feature.name,
+            numbers > feature.max,
+            lambda p: f"{show(numbers.iloc[p])} is above max {feature.max!r}",
+        )
+
+
+def _number_feature(raw: pd.Series, feature: Feature, order: int, bad: BadCells) -> pd.Series:
+    numbers = _as_numbers(raw)
+    bad.add(
+        order, feature.name, raw.notna() & numbers.isna(), lambda p: f"{quote(raw.iloc[p])} is not a number"
     )
-    more = (
-        f" (and {len(positions) - EXAMPLES_IN_MESSAGE} more)" if len(positions) > EXAMPLES_IN_MESSAGE else ""
+    _check_range(bad, order, feature, numbers, lambda v: repr(float(v)))
+    return numbers  # empty cells stay NaN: how to treat them is the model's call
+
+
+def _integer_feature(raw: pd.Series, feature: Feature, order: int, bad: BadCells) -> pd.Series:
+    if is_integer_dtype(raw.dtype):  # Parquet integers: no empty cells, no float round trip
+        integers = raw.astype("int64")
+        _check_range(bad, order, feature, integers, str)
+        return integers
+    numbers = _as_numbers(raw)
+    empty = raw.isna()
+    not_number = ~empty & numbers.isna()
+    integral = np.isfinite(numbers) & (numbers == np.floor(numbers))
+    not_integer = numbers.notna() & ~integral
+    too_large = integral & (numbers.abs() >= 2.0**63)  # would wrap around in int64
+    bad.add(order, feature.name, empty, lambda p: "empty, but integer features need a value")
+    bad.add(order, feature.name, not_number, lambda p: f"{quote(raw.iloc[p])} is not a number")
+    bad.add(order, feature.name, not_integer, lambda p: f"{quote(raw.iloc[p])} is not an integer")
+    bad.add(
+        order, feature.name, too_large, lambda p: f"{quote(raw.iloc[p])} is too large for a 64-bit integer"
     )
-    return f"{path}: column '{column}': {len(positions)} value(s) {expected}: {examples}{more}"
+    good = ~(empty | not_number | not_integer | too_large)
+    _check_range(bad, order, feature, numbers.where(good), lambda v: str(int(v)))
+    # Bad cells become 0 only to keep the cast quiet; they are reported, so never used.
+    return pd.Series(np.where(good, numbers, 0), index=raw.index).astype("int64")
 
 
-def _to_number(path: Path, column: str, raw: pd.Series, allow_missing: bool) -> pd.Series:
-    numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
-    not_numeric = raw.notna() & numbers.isna()
-    if not_numeric.any():
-        raise DatasetInvalid(_bad_values_message(path, column, raw, not_numeric, "are not numbers"))
-    if not allow_missing and raw.isna().any():
-        raise DatasetInvalid(_bad_values_message(path, column, raw, raw.isna(), "are missing"))
-    return numbers
+def _string_feature(raw: pd.Series, feature: Feature, order: int, bad: BadCells) -> pd.Series:
+    text = raw.astype("str")  # no-op for CSV; Parquet numbers etc. become their text
+    if feature.categories is not None:
+        allowed = ", ".join(map(repr, feature.categories[:CATEGORIES_IN_REASON]))
+        if len(feature.categories) > CATEGORIES_IN_REASON:
+            allowed += ", ..."
+        outside = text.notna() & ~text.isin(feature.categories)
+        bad.add(order, feature.name, outside, lambda p: f"{quote(raw.iloc[p])} is not one of {allowed}")
+    return text  # empty cells stay NaN
 
 
-def _to_integer(path: Path, column: str, raw: pd.Series) -> pd.Series:
-    numbers = _to_number(path, column, raw, allow_missing=False)
-    fractional = numbers != np.floor(numbers)
-    if fractional.any():
-        raise DatasetInvalid(_bad_values_message(path, column, raw, fractional, "are not integers"))
-    return numbers.astype("int64")
+_CONVERTERS = {"number": _number_feature, "integer": _integer_feature, "string": _string_feature}
 
 
-def _convert_feature(path: Path, column: str, raw: pd.Series, feature_type: str) -> pd.Series:
-    if feature_type == "number":
-        return _to_number(path, column, raw, allow_missing=True)  # NaN is the model's call
-    if feature_type == "integer":
-        return _to_integer(path, column, raw)
-    return raw  # string: text as read, missing values stay NaN
-
-
-def _convert_target(path: Path, column: str, raw: pd.Series, task: str) -> pd.Series:
-    if raw.isna().any():
-        raise DatasetInvalid(_bad_values_message(path, column, raw, raw.isna(), "are missing in the target"))
+def _target(raw: pd.Series, task: str, column: str, order: int, bad: BadCells) -> pd.Series:
+    empty = raw.isna()
+    bad.add(order, column, empty, lambda p: "empty, but the target needs a value")
     if task == "regression":
-        return _to_number(path, column, raw, allow_missing=False)
+        numbers = _as_numbers(raw)
+        bad.add(order, column, ~empty & numbers.isna(), lambda p: f"{quote(raw.iloc[p])} is not a number")
+        return numbers
     # Classification: integer labels when every label is an integer, else text labels.
-    numbers = pd.to_numeric(raw, errors="coerce")
-    if numbers.notna().all() and (numbers == np.floor(numbers)).all():
-        return numbers.astype("int64")
-    return raw
+    if is_integer_dtype(raw.dtype):
+        return raw.astype("int64")
+    numbers = _as_numbers(raw)
+    labels = numbers[~empty]
+    if labels.notna().all() and (np.isfinite(labels) & (labels == np.floor(labels))).all():
+        return numbers.fillna(0).astype("int64")  # NaN only where empty, which is reported
+    return raw.astype("str")
 
 
 def load_dataset(path: Path, manifest: Manifest) -> Dataset:
-    if not path.is_file():
-        raise DatasetInvalid(f"{path}: dataset file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
-    except pd.errors.EmptyDataError as exc:
-        raise DatasetInvalid(f"{path}: dataset is empty (no header row)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DatasetInvalid(f"{path}: not a readable CSV file: {exc}") from exc
-
     required = [*manifest.feature_names, manifest.target]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise DatasetInvalid(
-            f"{path}: missing required column(s) {', '.join(map(repr, missing))} "
-            f"(columns in file: {', '.join(map(repr, frame.columns))}; required by {manifest.path})"
-        )
-    if len(frame) < 2:
-        raise DatasetInvalid(f"{path}: needs at least 2 data rows to split off a holdout (has {len(frame)})")
+    cells = read_cells(path, required, manifest.path)
+    if len(cells) < 2:
+        raise DatasetInvalid(f"{path}: needs at least 2 data rows to split off a holdout (has {len(cells)})")
 
+    bad = BadCells()
     features = pd.DataFrame(
-        {f.name: _convert_feature(path, f.name, frame[f.name], f.type) for f in manifest.features}
+        {
+            f.name: _CONVERTERS[f.type](cells[f.name], f, order, bad)
+            for order, f in enumerate(manifest.features)
+        }
     )
-    target = _convert_target(path, manifest.target, frame[manifest.target], manifest.task)
+    target = _target(cells[manifest.target], manifest.task, manifest.target, len(manifest.features), bad)
+    bad.raise_if_any(path, cells)
     target.name = manifest.target
 
     classes = None

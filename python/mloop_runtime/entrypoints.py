@@ -15,9 +15,8 @@ from typing import Any
 from .errors import InvalidManifest, TrainingFailed
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
-ENTRYPOINT_PATTERN = re.compile(
-    rf"^(?P<module>{_IDENTIFIER}(?:\.{_IDENTIFIER})*):(?P<function>{_IDENTIFIER})$"
-)
+# Used with fullmatch: `$` would also accept a trailing newline.
+ENTRYPOINT_PATTERN = re.compile(rf"(?P<module>{_IDENTIFIER}(?:\.{_IDENTIFIER})*):(?P<function>{_IDENTIFIER})")
 
 TRACEBACK_TAIL_LINES = 20
 
@@ -29,7 +28,7 @@ class Entrypoint:
 
     @classmethod
     def parse(cls, text: str) -> Entrypoint | None:
-        match = ENTRYPOINT_PATTERN.match(text)
+        match = ENTRYPOINT_PATTERN.fullmatch(text)
         return cls(match["module"], match["function"]) if match else None
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ them only together with the TypeScript side.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 INTERNAL_ERROR_KIND = "InternalError"
 INTERNAL_ERROR_EXIT_CODE = 1
@@ -24,11 +24,14 @@ class RuntimeFailure(Exception):
         message: str,
         traceback_tail: str | None = None,
         problems: list[str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.traceback_tail = traceback_tail
         self.problems = problems
+        # Extra fields of the `error` event (e.g. DatasetInvalid's `rows`, `bad_row_count`).
+        self.details = details or {}
 
 
 class InvalidManifest(RuntimeFailure):

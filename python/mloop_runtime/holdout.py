@@ -8,7 +8,9 @@ versions), the platform, or hash randomisation. Both parts keep the file's row o
 
 from __future__ import annotations
 
+import hashlib
 import math
+from typing import Any
 
 import numpy as np
 
@@ -39,3 +41,20 @@ def split_holdout(rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     order = np.argsort(keys, kind="stable")  # ties (practically impossible) by position
     n_holdout = holdout_size(rows, fraction)
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def holdout_digest(holdout_positions: np.ndarray) -> str:
+    """sha256 over the sorted 0-based holdout positions, one decimal per line (no final
+    newline): equal digests prove two runs scored the same rows of a dataset."""
+    text = "\n".join(str(int(p)) for p in np.sort(holdout_positions))
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def holdout_summary(seed: int, fraction: float, holdout_positions: np.ndarray) -> dict[str, Any]:
+    """The result event's `holdout` object."""
+    return {
+        "seed": seed,
+        "fraction": fraction,
+        "rows": len(holdout_positions),
+        "digest": holdout_digest(holdout_positions),
+    }

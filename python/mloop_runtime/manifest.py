@@ -10,38 +10,38 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import yaml
 
 from .entrypoints import Entrypoint
 from .errors import InvalidManifest
+from .manifest_features import FEATURE_TYPES, Feature, FeatureType, validate_features
+from .manifest_gates import Gate, validate_gates
+from .manifest_problems import Problems, describe
+from .task_metrics import METRICS_BY_TASK, TASKS, Task
+
+__all__ = [
+    "FEATURE_TYPES",
+    "METRICS_BY_TASK",
+    "TASKS",
+    "Feature",
+    "FeatureType",
+    "Gate",
+    "Manifest",
+    "Task",
+    "load_manifest",
+    "validate_manifest",
+]
 
 MANIFEST_FILENAME = "mloop.yaml"
 
-Task = Literal["classification", "regression"]
-FeatureType = Literal["number", "integer", "string"]
-
-TASKS: tuple[Task, ...] = ("classification", "regression")
-FEATURE_TYPES: tuple[FeatureType, ...] = ("number", "integer", "string")
-METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
-    "regression": ("mae", "rmse", "r2"),
-}
-
 # A slug doubles as a docker image / service name later, hence lowercase and short.
-SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch
 SLUG_MAX_LENGTH = 63
 
 REQUIRED_FIELDS = ("name", "task", "train", "predict", "features", "target")
-OPTIONAL_FIELDS = ("params", "metrics")
-FEATURE_FIELDS = ("name", "type")
-
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    type: FeatureType
+OPTIONAL_FIELDS = ("params", "metrics", "gates")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Manifest:
     params: dict[str, Any] = field(default_factory=dict)
     # The metrics to report; defaults to every metric of the task.
     metrics: tuple[str, ...] = ()
+    gates: tuple[Gate, ...] = ()
 
     @property
     def model_dir(self) -> Path:
@@ -64,6 +65,18 @@ class Manifest:
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    def summary(self) -> dict[str, Any]:
+        """What the result event echoes: enough for the engine to apply the gates and
+        to know which columns this model version reads."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "metrics": list(self.metrics),
+            "gates": [g.to_json() for g in self.gates],
+            "features": self.feature_names,
+            "target": self.target,
+        }
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -96,23 +109,6 @@ def _is_json_value(value: Any) -> bool:
     return False
 
 
-class _Problems:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.messages: list[str] = []
-
-    def add(self, field_name: str, reason: str) -> None:
-        self.messages.append(f"{self.path}: field '{field_name}': {reason}")
-
-    def raise_if_any(self) -> None:
-        if self.messages:
-            raise InvalidManifest("\n".join(self.messages), problems=list(self.messages))
-
-
-def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})" if not isinstance(value, str) else repr(value)
-
-
 def load_manifest(model_dir: Path) -> Manifest:
     path = model_dir / MANIFEST_FILENAME
     if not model_dir.is_dir():
@@ -131,7 +127,7 @@ def load_manifest(model_dir: Path) -> Manifest:
 
 
 def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
-    problems = _Problems(path)
+    problems = Problems(path)
 
     for key in raw:
         if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS:
@@ -142,17 +138,17 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
 
     name = raw.get("name")
     if name is not None and (
-        not isinstance(name, str) or not SLUG_PATTERN.match(name) or len(name) > SLUG_MAX_LENGTH
+        not isinstance(name, str) or not SLUG_PATTERN.fullmatch(name) or len(name) > SLUG_MAX_LENGTH
     ):
         problems.add(
             "name",
             f"must be a slug: lowercase letters, digits and single dashes, at most "
-            f"{SLUG_MAX_LENGTH} characters (got {_describe(name)})",
+            f"{SLUG_MAX_LENGTH} characters (got {describe(name)})",
         )
 
     task = raw.get("task")
     if task is not None and task not in TASKS:
-        problems.add("task", f"must be one of {', '.join(TASKS)} (got {_describe(task)})")
+        problems.add("task", f"must be one of {', '.join(TASKS)} (got {describe(task)})")
 
     entrypoints: dict[str, Entrypoint] = {}
     for role in ("train", "predict"):
@@ -161,7 +157,7 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
             continue
         parsed = Entrypoint.parse(value) if isinstance(value, str) else None
         if parsed is None:
-            problems.add(role, f'must be "module:function", e.g. "{role}:{role}" (got {_describe(value)})')
+            problems.add(role, f'must be "module:function", e.g. "{role}:{role}" (got {describe(value)})')
             continue
         candidates = parsed.candidate_files(path.parent)
         if not any(c.is_file() for c in candidates):
@@ -170,47 +166,12 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
             continue
         entrypoints[role] = parsed
 
-    features: list[Feature] = []
-    raw_features = raw.get("features")
-    if raw_features is not None:
-        if not isinstance(raw_features, list) or not raw_features:
-            problems.add(
-                "features", f"must be a non-empty list of {{name, type}} (got {_describe(raw_features)})"
-            )
-        else:
-            seen: set[str] = set()
-            for i, item in enumerate(raw_features):
-                where = f"features[{i}]"
-                if not isinstance(item, dict):
-                    problems.add(where, f"must be a mapping with name and type (got {_describe(item)})")
-                    continue
-                for key in item:
-                    if key not in FEATURE_FIELDS:
-                        problems.add(f"{where}.{key}", "unknown field (allowed: name, type)")
-                f_name, f_type = item.get("name"), item.get("type")
-                valid = True
-                if not isinstance(f_name, str) or not f_name.strip():
-                    problems.add(
-                        f"{where}.name", f"must be a non-empty column name (got {_describe(f_name)})"
-                    )
-                    valid = False
-                elif f_name in seen:
-                    problems.add(f"{where}.name", f"duplicate feature {f_name!r}")
-                    valid = False
-                if f_type not in FEATURE_TYPES:
-                    problems.add(
-                        f"{where}.type",
-                        f"must be one of {', '.join(FEATURE_TYPES)} (got {_describe(f_type)})",
-                    )
-                    valid = False
-                if valid:
-                    seen.add(cast(str, f_name))
-                    features.append(Feature(cast(str, f_name), cast(FeatureType, f_type)))
+    features = validate_features(raw.get("features"), problems)
 
     target = raw.get("target")
     if target is not None:
         if not isinstance(target, str) or not target.strip():
-            problems.add("target", f"must be a non-empty column name (got {_describe(target)})")
+            problems.add("target", f"must be a non-empty column name (got {describe(target)})")
         elif any(f.name == target for f in features):
             problems.add("target", f"column {target!r} is also listed in features")
 
@@ -218,11 +179,12 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
     if params is None:
         params = {}
     elif not isinstance(params, dict):
-        problems.add("params", f"must be a mapping of parameter name to value (got {_describe(params)})")
+        problems.add("params", f"must be a mapping of parameter name to value (got {describe(params)})")
     elif not _is_json_value(params):
         problems.add("params", "values must be strings, numbers, booleans, null, lists or mappings")
 
     metrics: tuple[str, ...] = METRICS_BY_TASK.get(task, ()) if isinstance(task, str) else ()
+    metrics_valid = True
     raw_metrics = raw.get("metrics")
     if raw_metrics is not None:
         allowed = METRICS_BY_TASK.get(task) if isinstance(task, str) else None
@@ -231,14 +193,15 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
             or not raw_metrics
             or not all(isinstance(m, str) for m in raw_metrics)
         ):
-            problems.add(
-                "metrics", f"must be a non-empty list of metric names (got {_describe(raw_metrics)})"
-            )
+            problems.add("metrics", f"must be a non-empty list of metric names (got {describe(raw_metrics)})")
+            metrics_valid = False
         elif len(set(raw_metrics)) != len(raw_metrics):
             problems.add("metrics", "lists a metric more than once")
+            metrics_valid = False
         elif allowed is not None:
             unknown = [m for m in raw_metrics if m not in allowed]
             if unknown:
+                metrics_valid = False
                 problems.add(
                     "metrics",
                     f"{', '.join(map(repr, unknown))} not available for task {task} "
@@ -246,6 +209,13 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
                 )
             else:
                 metrics = tuple(raw_metrics)
+
+    gates = validate_gates(
+        raw.get("gates"),
+        task if task in TASKS else None,
+        metrics if metrics_valid else None,
+        problems,
+    )
 
     problems.raise_if_any()
     # Every value below has been validated above (else raise_if_any raised).
@@ -259,4 +229,5 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         target=cast(str, target),
         params=dict(params),
         metrics=metrics,
+        gates=gates,
     )

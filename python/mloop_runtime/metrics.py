@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .entrypoints import describe_exception
 from .errors import TrainingFailed
 
 
@@ -27,8 +28,21 @@ class PredictOutput:
     probabilities: np.ndarray | None  # (n, k); None when predict gave none
 
 
+def _as_array(value: Any, what: str, dtype: str | None = None) -> np.ndarray:
+    # Ragged lists or non-numeric probabilities make numpy raise: that is the user's
+    # contract violation, not a runtime bug.
+    try:
+        return np.asarray(
+            value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value, dtype=dtype
+        )
+    except (TypeError, ValueError) as exc:
+        raise TrainingFailed(
+            f"predict contract: {what} is not a proper array ({describe_exception(exc)})"
+        ) from exc
+
+
 def _as_1d(value: Any, what: str, rows: int) -> np.ndarray:
-    array = np.asarray(value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value)
+    array = _as_array(value, what)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]  # a single-column frame/array is a vector
     if array.ndim != 1 or len(array) != rows:
@@ -58,7 +72,7 @@ def parse_predict_output(raw: Any, rows: int, classes: Sequence[object] | None) 
     if probabilities_raw is not None:
         if classes is None:
             raise TrainingFailed("predict contract: 'probabilities' is only meaningful for classification")
-        array = np.asarray(probabilities_raw, dtype="float64")
+        array = _as_array(probabilities_raw, "probabilities", dtype="float64")
         if array.ndim == 1 and len(classes) == 2 and len(array) == rows:
             array = np.column_stack([1.0 - array, array])  # positive-class vector
         if array.ndim != 2 or array.shape != (rows, len(classes)):
@@ -118,7 +132,9 @@ def regression_metrics(
     try:
         y_pred = output.predictions.astype("float64")
     except (TypeError, ValueError) as exc:
-        raise TrainingFailed(f"predict contract: regression predictions must be numbers ({exc})") from exc
+        raise TrainingFailed(
+            f"predict contract: regression predictions must be numbers ({describe_exception(exc)})"
+        ) from exc
     results: dict[str, float | None] = {}
     for name in names:
         if name == "mae":
@@ -148,4 +164,6 @@ def compute_metrics(
         raise
     except (TypeError, ValueError) as exc:
         # e.g. predictions that are strings while the labels are integers
-        raise TrainingFailed(f"predict contract: cannot compare predictions with the target: {exc}") from exc
+        raise TrainingFailed(
+            f"predict contract: cannot compare predictions with the target: {describe_exception(exc)}"
+        ) from exc

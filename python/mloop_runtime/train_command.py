@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 
-from .dataset import load_dataset
+from .dataset_split import load_and_split
 from .entrypoints import describe_exception, load_entrypoint, traceback_tail, user_modules_importable
 from .errors import TrainingFailed
-from .holdout import split_holdout
+from .holdout_scoring import score_holdout
 from .manifest import load_manifest
-from .metrics import compute_metrics, parse_predict_output
 from .output_dir import StagedOutputDir, check_output_target
 from .protocol import ProtocolWriter, json_safe
+from .user_calls import call_user, seed_global_rngs
 
 ARTIFACT_FILENAME = "model.joblib"
 METRICS_FILENAME = "metrics.json"
@@ -36,23 +33,6 @@ class TrainOptions:
     holdout_fraction: float = 0.2
 
 
-def _call_user(role: str, model_dir: Path, function: Callable[..., Any], *args: Any) -> Any:
-    """Runs user code; anything it raises (even sys.exit) becomes TrainingFailed."""
-    try:
-        return function(*args)
-    except (Exception, SystemExit) as exc:
-        raise TrainingFailed(
-            f"{role} raised {describe_exception(exc)}",
-            traceback_tail=traceback_tail(exc, user_root=model_dir),
-        ) from exc
-
-
-def _seed_global_rngs(seed: int) -> None:
-    # So user code that relies on the global RNGs (random, np.random) is repeatable too.
-    random.seed(seed)
-    np.random.seed(seed)
-
-
 def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
     """Runs the whole train command and returns the payload of the `result` event."""
     check_output_target(options.out)  # fail before doing an expensive training
@@ -63,30 +43,13 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
         train = load_entrypoint(manifest.train, "train", manifest.path)
         predict = load_entrypoint(manifest.predict, "predict", manifest.path)
 
-        started = time.monotonic()
-        writer.progress("load", "started", file=str(options.dataset))
-        dataset = load_dataset(options.dataset, manifest)
-        writer.progress("load", "done", rows=dataset.rows, seconds=round(time.monotonic() - started, 3))
-
-        train_pos, holdout_pos = split_holdout(dataset.rows, options.holdout_fraction, options.seed)
-        # Positional selection, then a fresh 0..n-1 index so user code sees plain frames.
-        x_train = dataset.features.iloc[train_pos].reset_index(drop=True)
-        y_train = dataset.target.iloc[train_pos].reset_index(drop=True)
-        x_holdout = dataset.features.iloc[holdout_pos].reset_index(drop=True)
-        y_holdout = dataset.target.iloc[holdout_pos].reset_index(drop=True)
-        writer.progress(
-            "split",
-            "done",
-            rows=dataset.rows,
-            train=len(train_pos),
-            holdout=len(holdout_pos),
-            seed=options.seed,
-        )
+        split = load_and_split(options.dataset, manifest, options.seed, options.holdout_fraction, writer)
+        x_train, y_train = split.dataset.take(split.train_positions)
 
         started = time.monotonic()
         writer.progress("train", "started", rows=len(x_train))
-        _seed_global_rngs(options.seed)
-        model = _call_user(
+        seed_global_rngs(options.seed)
+        model = call_user(
             f"train entrypoint '{manifest.train}'",
             manifest.model_dir,
             train,
@@ -100,14 +63,7 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
             )
         writer.progress("train", "done", rows=len(x_train), seconds=round(time.monotonic() - started, 3))
 
-        started = time.monotonic()
-        writer.progress("evaluate", "started", rows=len(x_holdout))
-        raw_output = _call_user(
-            f"predict entrypoint '{manifest.predict}'", manifest.model_dir, predict, model, x_holdout
-        )
-        output = parse_predict_output(raw_output, len(x_holdout), dataset.classes)
-        metrics = compute_metrics(manifest.task, manifest.metrics, y_holdout, output, dataset.classes)
-        writer.progress("evaluate", "done", rows=len(x_holdout), seconds=round(time.monotonic() - started, 3))
+        metrics = score_holdout(manifest, predict, model, split, options.seed, writer)
 
         writer.progress("save", "started", rows=len(x_train))
         with StagedOutputDir(options.out) as staged:
@@ -128,6 +84,8 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
     return {
         "artifact": ARTIFACT_FILENAME,
         "metrics": metrics,
-        "rows": {"train": len(x_train), "holdout": len(x_holdout)},
+        "rows": {"train": len(x_train), "holdout": len(split.holdout_positions)},
         "params": params,
+        "holdout": split.holdout,
+        "manifest": manifest.summary(),
     }

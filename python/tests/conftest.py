@@ -135,6 +135,24 @@ def train_args(model_dir: Path, dataset: Path, out: Path, *extra: str) -> list[s
     return ["train", "--model-dir", str(model_dir), "--dataset", str(dataset), "--out", str(out), *extra]
 
 
+def evaluate_args(
+    model_dir: Path, artifact: Path, dataset: Path, seed: int = 0, fraction: float = 0.2
+) -> list[str]:
+    return [
+        "evaluate",
+        "--model-dir",
+        str(model_dir),
+        "--artifact",
+        str(artifact),
+        "--dataset",
+        str(dataset),
+        "--seed",
+        str(seed),
+        "--holdout-fraction",
+        str(fraction),
+    ]
+
+
 def run_in_process(args: list[str]) -> Run:
     stream = io.StringIO()
     exit_code = main(args, stream)

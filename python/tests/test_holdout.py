@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
-from mloop_runtime.holdout import holdout_size, split_holdout
+from mloop_runtime.holdout import holdout_digest, holdout_size, split_holdout
 
 
 @pytest.mark.parametrize(
@@ -56,3 +58,8 @@ def test_split_matches_the_documented_definition(seed: int) -> None:
     expected = sorted(sorted(range(rows), key=lambda i: (keys[i], i))[: holdout_size(rows, fraction)])
 
     assert split_holdout(rows, fraction, seed)[1].tolist() == expected
+
+
+def test_holdout_digest_is_sha256_of_sorted_positions() -> None:
+    expected = "sha256:" + hashlib.sha256(b"1\n4\n5\n13\n18").hexdigest()
+    assert holdout_digest(np.array([18, 1, 13, 5, 4])) == expected

@@ -105,14 +105,18 @@ def test_missing_dataset_column(tmp_path: Path, classifier_dir: Path) -> None:
     assert not out.exists()
 
 
-def test_non_numeric_value_is_reported_with_its_line(tmp_path: Path, regressor_dir: Path) -> None:
+def test_non_numeric_value_is_reported_with_its_row(tmp_path: Path, regressor_dir: Path) -> None:
     csv = tmp_path / "data.csv"
     csv.write_text("a,b,y\n1.0,1,2.0\noops,2,3.0\n2.5,3,4.0\n")
 
     run = run_in_process(train_args(regressor_dir, csv, tmp_path / "out"))
 
     assert run.exit_code == 3
-    assert "column 'a': 1 value(s) are not numbers: line 3: 'oops'" in run.last["message"]
+    # Row 2 is the second data row (line 3 of the file: the header is not a row).
+    assert run.last["message"] == f"{csv}: 1 bad row: row 2 column 'a': 'oops' is not a number"
+    assert run.last["rows"] == [
+        {"row": 2, "column": "a", "value": "oops", "reason": "'oops' is not a number"}
+    ]
 
 
 def test_missing_dataset_file(tmp_path: Path, classifier_dir: Path) -> None:

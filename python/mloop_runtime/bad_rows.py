@@ -1,0 +1,93 @@
+"""Collecting every bad cell of a dataset into one row-level DatasetInvalid report.
+
+A user fixing a dataset wants all problems at once, not one per run: the checks mark
+bad cells per column (vectorised), and only the first few are turned into text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DatasetInvalid
+
+MAX_REPORTED_CELLS = 100  # entries in the error event's `rows`
+CELLS_IN_MESSAGE = 10
+
+# Describes the bad cell at a 0-based row position, e.g. "'abc' is not a number".
+Reason = Callable[[int], str]
+
+
+@dataclass(frozen=True)
+class _Check:
+    column_order: int  # position of the column in the manifest (features, then target)
+    column: str
+    positions: np.ndarray  # 0-based row positions of the bad cells
+    reason: Reason
+
+
+def json_cell(value: Any) -> Any:
+    """A raw cell as a JSON value: text stays text, numbers numbers, empty is None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else str(value)  # JSON has no Infinity
+    if isinstance(value, (str, bool, int)):
+        return value
+    return str(value)
+
+
+def quote(value: Any) -> str:
+    """A raw cell as quoted in a reason: text as repr ('abc'), anything else as printed."""
+    return repr(value) if isinstance(value, str) else str(json_cell(value))
+
+
+class BadCells:
+    """The bad cells found so far. Checks of one column must mark disjoint cells."""
+
+    def __init__(self) -> None:
+        self._checks: list[_Check] = []
+
+    def add(self, column_order: int, column: str, mask: Any, reason: Reason) -> None:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if len(positions):
+            self._checks.append(_Check(column_order, column, positions, reason))
+
+    def raise_if_any(self, path: Path, cells: pd.DataFrame) -> None:
+        """Raises DatasetInvalid listing the bad cells by row, then manifest column order."""
+        if not self._checks:
+            return
+        positions = np.concatenate([c.positions for c in self._checks])
+        check_index = np.concatenate([np.full(len(c.positions), i) for i, c in enumerate(self._checks)])
+        orders = np.array([self._checks[i].column_order for i in check_index])
+        first = np.lexsort((orders, positions))[:MAX_REPORTED_CELLS]
+        entries = []
+        for k in first:
+            check, position = self._checks[check_index[k]], int(positions[k])
+            entries.append(
+                {
+                    "row": position + 1,  # 1-based data row; the header is not a row
+                    "column": check.column,
+                    "value": json_cell(cells[check.column].iloc[position]),
+                    "reason": check.reason(position),
+                }
+            )
+        bad_rows = len(np.unique(positions))
+        listed = "; ".join(
+            f"row {e['row']} column '{e['column']}': {e['reason']}" for e in entries[:CELLS_IN_MESSAGE]
+        )
+        more = len(positions) - CELLS_IN_MESSAGE
+        message = f"{path}: {bad_rows} bad row{'s' if bad_rows != 1 else ''}: {listed}"
+        if more > 0:
+            message += f"; ... and {more} more bad cell{'s' if more != 1 else ''}"
+        raise DatasetInvalid(message, details={"rows": entries, "bad_row_count": bad_rows})

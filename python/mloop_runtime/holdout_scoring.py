@@ -1,0 +1,39 @@
+"""Scoring a model on the holdout with the user's predict: one code path for `train`
+and `evaluate`, so a candidate's and the champion's metrics are comparable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .dataset_split import SplitDataset
+from .manifest import Manifest
+from .metrics import compute_metrics, parse_predict_output
+from .protocol import ProtocolWriter
+from .user_calls import call_user, seed_global_rngs
+
+
+def score_holdout(
+    manifest: Manifest,
+    predict: Callable[..., Any],
+    model: Any,
+    split: SplitDataset,
+    seed: int,
+    writer: ProtocolWriter,
+) -> dict[str, float | None]:
+    """Emits the `evaluate` progress events; returns the metrics named in the manifest."""
+    x_holdout, y_holdout = split.dataset.take(split.holdout_positions)
+    started = time.monotonic()
+    writer.progress("evaluate", "started", rows=len(x_holdout))
+    # Same RNG state before predict in train and evaluate: even a predict that draws from
+    # the global RNGs gives the same metrics for the same artifact.
+    seed_global_rngs(seed)
+    raw_output = call_user(
+        f"predict entrypoint '{manifest.predict}'", manifest.model_dir, predict, model, x_holdout
+    )
+    classes = split.dataset.classes
+    output = parse_predict_output(raw_output, len(x_holdout), classes)
+    metrics = compute_metrics(manifest.task, manifest.metrics, y_holdout, output, classes)
+    writer.progress("evaluate", "done", rows=len(x_holdout), seconds=round(time.monotonic() - started, 3))
+    return metrics
