@@ -1,92 +1,173 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../core/artifacts/store';
 import { fingerprintDataset } from '../core/data/fingerprint';
+import { snapshotTopic } from '../core/data/topic-snapshot';
+import { MloopError } from '../core/errors';
 import type { GitCheckouts } from '../core/git/checkout';
-import type { PythonTrainRunner, RuntimeEvent } from '../core/python/train-runner';
-import type { DatasetRef } from '../workflows/definitions';
+import type { KafkaPort } from '../core/kafka/adapter';
+import type { EvaluateOutcome, PythonRuntime, RuntimeEvent, TrainOutcome } from '../core/python/runtime';
+import type { DatasetRef, HoldoutSpec, PreparedDataset } from '../workflows/definitions';
 import { executionKeys } from './context';
 import { withFailureMapping } from './failures';
+import { ProgressReporter } from './progress';
 
 export interface TrainActivityDeps {
   git: GitCheckouts;
   artifacts: ArtifactStore;
-  python: PythonTrainRunner;
+  python: PythonRuntime;
+  kafka: KafkaPort;
+  temporal: Client;
   /** Scratch space for checkouts and run outputs; each attempt cleans up after itself. */
   workDir: string;
-  trainTimeoutMs?: number;
 }
 
 export interface RunTrainingInput {
+  lifecycleId: string;
   repoUrl: string;
   repoPath: string;
   commitSha: string;
-  dataset: DatasetRef;
+  dataset: PreparedDataset;
   params: Record<string, unknown>;
+  holdout: HoldoutSpec;
+  timeoutMinutes: number;
 }
 
-export interface RunTrainingResult {
+export type RunTrainingResult = Omit<TrainOutcome, 'artifact'> & { artifactDigest: string; artifactSize: number };
+
+export interface EvaluateVersionInput {
+  repoUrl: string;
+  repoPath: string;
+  commitSha: string;
   artifactDigest: string;
-  artifactSize: number;
-  datasetFingerprint: string;
-  metrics: Record<string, number>;
-  rows: { train: number; holdout: number };
-  params: Record<string, unknown>;
+  datasetPath: string;
+  holdout: HoldoutSpec;
 }
 
-export const createTrainActivities = (deps: TrainActivityDeps) =>
-  withFailureMapping({
+const datasetExtensions = ['.csv', '.parquet'];
+
+export const createTrainActivities = (deps: TrainActivityDeps) => {
+  /** A scratch folder per activity attempt, removed whatever happens. */
+  const withScratch = async <T>(fn: (dir: string) => Promise<T>): Promise<T> => {
+    const { workflowId, activityId, attempt } = executionKeys();
+    const dir = path.join(deps.workDir, `${workflowId}-${activityId}-${attempt}`.replace(/[^A-Za-z0-9._-]/g, '_'));
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      return await fn(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  /** Checks out a pinned commit for the duration of `fn`. */
+  const withCheckout = async <T>(repoUrl: string, commitSha: string, scratch: string, fn: (checkout: string) => Promise<T>): Promise<T> => {
+    const checkout = path.join(scratch, 'repo');
+    await deps.git.materialize(repoUrl, commitSha, checkout);
+    try {
+      return await fn(checkout);
+    } finally {
+      await deps.git.release(repoUrl, checkout).catch(() => undefined);
+    }
+  };
+
+  return withFailureMapping({
     /** Pins a branch, tag or SHA to the commit it names now. */
     async resolveCommit(input: { repoUrl: string; ref: string }): Promise<string> {
       return deps.git.resolve(input.repoUrl, input.ref);
     },
 
     /**
-     * Checks out the pinned commit, runs the model's training entrypoint on the dataset, and
-     * stores the artifact by its sha256. Heartbeats carry the runtime's progress events.
+     * Makes a dataset ready for training: a file is fingerprinted where it is; a topic range is
+     * replayed into a CSV snapshot kept in the artifact store, so retries and later evaluations
+     * read the very same bytes.
+     */
+    async prepareDataset(dataset: DatasetRef): Promise<PreparedDataset> {
+      if (dataset.path !== undefined) {
+        if (!datasetExtensions.includes(path.extname(dataset.path).toLowerCase())) {
+          throw new MloopError('DatasetInvalid', `dataset.path: "${dataset.path}" is neither a .csv nor a .parquet file`, { field: 'dataset.path' });
+        }
+        return { path: dataset.path, uri: dataset.path, fingerprint: await fingerprintDataset(dataset.path) };
+      }
+      const spec = dataset.kafka;
+      return withScratch(async (scratch) => {
+        const snap = await snapshotTopic(deps.kafka, spec, path.join(scratch, 'snapshot.csv'), Context.current().cancellationSignal);
+        if (snap.records === 0) throw new MloopError('DatasetInvalid', `dataset.kafka: the range of topic "${spec.topic}" holds no records`, { field: 'dataset.kafka' });
+        const stored = await deps.artifacts.put(snap.file);
+        const ranges = snap.ranges.map((r) => `${r.partition}=${r.from}-${r.to}`).join('&');
+        return { path: stored.path, uri: `kafka://${spec.topic}?${ranges}`, fingerprint: stored.digest, records: snap.records };
+      });
+    },
+
+    /**
+     * Runs the model's training entrypoint at the pinned commit and stores the artifact by its
+     * sha256. Progress goes to heartbeats (so a dead worker is noticed) and to the lifecycle.
      */
     async runTraining(input: RunTrainingInput): Promise<RunTrainingResult> {
       const ctx = Context.current();
-      const { workflowId, activityId, attempt } = executionKeys();
-      const scratch = path.join(deps.workDir, safeName(`${workflowId}-${activityId}-${attempt}`));
-      const checkout = path.join(scratch, 'repo');
-      const outDir = path.join(scratch, 'out');
-      await fs.rm(scratch, { recursive: true, force: true });
-      await fs.mkdir(scratch, { recursive: true });
-      try {
-        const datasetFingerprint = await fingerprintDataset(input.dataset.path);
-        ctx.heartbeat({ phase: 'checkout' });
-        await deps.git.materialize(input.repoUrl, input.commitSha, checkout);
-        const modelDir = path.join(checkout, input.repoPath);
-        const beat = setInterval(() => ctx.heartbeat({ phase: 'running' }), 5_000);
-        let outcome;
-        try {
-          outcome = await deps.python.train(
-            { modelDir, dataset: input.dataset.path, outDir, params: input.params, timeoutMs: deps.trainTimeoutMs },
-            (ev: RuntimeEvent) => {
-              if (ev.event === 'progress') ctx.heartbeat(ev);
-              else if (ev.event === 'log') ctx.log.info(ev.line);
-            },
-            ctx.cancellationSignal,
-          );
-        } finally {
-          clearInterval(beat);
-        }
-        const stored = await deps.artifacts.put(path.join(outDir, outcome.artifact));
-        return {
-          artifactDigest: stored.digest,
-          artifactSize: stored.sizeBytes,
-          datasetFingerprint,
-          metrics: outcome.metrics,
-          rows: outcome.rows,
-          params: outcome.params,
-        };
-      } finally {
-        await deps.git.release(input.repoUrl, checkout).catch(() => undefined);
-        await fs.rm(scratch, { recursive: true, force: true });
+      const reporter = new ProgressReporter(deps.temporal, input.lifecycleId);
+      return withScratch((scratch) =>
+        withCheckout(input.repoUrl, input.commitSha, scratch, async (checkout) => {
+          const beat = setInterval(() => ctx.heartbeat({ phase: 'running' }), 5_000);
+          let outcome: TrainOutcome;
+          try {
+            outcome = await deps.python.train(
+              {
+                modelDir: path.join(checkout, input.repoPath),
+                dataset: input.dataset.path,
+                outDir: path.join(scratch, 'out'),
+                params: input.params,
+                seed: input.holdout.seed,
+                holdoutFraction: input.holdout.fraction,
+              },
+              {
+                onEvent: (ev: RuntimeEvent) => forward(ev, reporter, ctx),
+                signal: ctx.cancellationSignal,
+                timeoutMs: input.timeoutMinutes * 60_000,
+              },
+            );
+          } finally {
+            clearInterval(beat);
+            await reporter.flush();
+          }
+          const { artifact, ...rest } = outcome;
+          const stored = await deps.artifacts.put(path.join(scratch, 'out', artifact));
+          return { ...rest, artifactDigest: stored.digest, artifactSize: stored.sizeBytes };
+        }),
+      );
+    },
+
+    /** Scores a registered version (its code at its commit, its artifact) on the same holdout. */
+    async evaluateVersion(input: EvaluateVersionInput): Promise<EvaluateOutcome> {
+      const ctx = Context.current();
+      if (!(await deps.artifacts.verify(input.artifactDigest))) {
+        throw new MloopError('EvaluationFailed', `artifact ${input.artifactDigest} is missing or corrupt in the artifact store`);
       }
+      return withScratch((scratch) =>
+        withCheckout(input.repoUrl, input.commitSha, scratch, (checkout) =>
+          deps.python.evaluate(
+            {
+              modelDir: path.join(checkout, input.repoPath),
+              artifact: deps.artifacts.pathOf(input.artifactDigest),
+              dataset: input.datasetPath,
+              seed: input.holdout.seed,
+              holdoutFraction: input.holdout.fraction,
+            },
+            { onEvent: (ev) => ev.event === 'progress' && ctx.heartbeat(ev), signal: ctx.cancellationSignal },
+          ),
+        ),
+      );
     },
   });
+};
 
-const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
+function forward(ev: RuntimeEvent, reporter: ProgressReporter, ctx: Context): void {
+  if (ev.event === 'progress') {
+    ctx.heartbeat(ev);
+    reporter.progress({ phase: ev.phase, status: ev.status, rows: ev.rows, epoch: ev.epoch });
+  } else if (ev.event === 'log') {
+    reporter.logLine(ev.line);
+  }
+}

@@ -41,6 +41,10 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         ...(role === 'control' ? workflowSource : {}),
         // Training is CPU-bound; on the train queue run as many at once as there are cores.
         maxConcurrentActivityTaskExecutions: role === 'train' ? 2 : 50,
+        // Heartbeats carry cancellation back to an activity: keep them frequent so an abort
+        // stops a training process within seconds, not a minute.
+        maxHeartbeatThrottleInterval: '2 seconds',
+        defaultHeartbeatThrottleInterval: '2 seconds',
       }),
     );
   }

@@ -1,8 +1,10 @@
+import { Client, Connection } from '@temporalio/client';
 import path from 'node:path';
 import { ArtifactStore } from '../core/artifacts/store';
 import type { MloopConfig } from '../core/config';
 import { GitCheckouts } from '../core/git/checkout';
-import { PythonTrainRunner } from '../core/python/train-runner';
+import { createKafkaAdapter, type KafkaPort } from '../core/kafka/adapter';
+import { PythonRuntime } from '../core/python/runtime';
 import { Registry } from '../core/registry/registry';
 
 /** The clients every activity factory receives; built once per worker process. */
@@ -10,16 +12,30 @@ export interface WorkerDeps {
   registry: Registry;
   git: GitCheckouts;
   artifacts: ArtifactStore;
-  python: PythonTrainRunner;
+  python: PythonRuntime;
+  kafka: KafkaPort;
+  /** For activities that message workflows (progress reports). */
+  temporal: Client;
   workDir: string;
+  close(): Promise<void>;
 }
 
 export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps> {
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const registry = await Registry.openSqlite(path.join(config.dataDir, 'registry.db'));
+  const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-worker' });
   return {
-    registry: await Registry.openSqlite(path.join(config.dataDir, 'registry.db')),
+    registry,
     git: new GitCheckouts(path.join(config.cacheDir, 'repos')),
     artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
-    python: new PythonTrainRunner({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
+    python: new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
+    kafka,
+    temporal: new Client({ connection, namespace: config.temporalNamespace }),
     workDir: path.join(config.dataDir, 'work'),
+    async close() {
+      await kafka.close();
+      await registry.close();
+      await connection.close();
+    },
   };
 }

@@ -12,13 +12,20 @@ async function main(): Promise<void> {
 
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const deps = await createWorkerDeps(config);
-  const workers = await createWorkers({ connection, namespace: config.temporalNamespace, deps, roles });
-  console.log(`mloop worker serving ${roles.map((r) => taskQueues[r]).join(', ')} on ${config.temporalAddress}`);
+  // Queue names can be overridden per role, e.g. MLOOP_TASK_QUEUE_TRAIN=gpu-train.
+  const queueNames = Object.fromEntries(
+    Object.keys(taskQueues).flatMap((role) => {
+      const name = process.env[`MLOOP_TASK_QUEUE_${role.toUpperCase()}`];
+      return name ? [[role, name]] : [];
+    }),
+  );
+  const workers = await createWorkers({ connection, namespace: config.temporalNamespace, deps, roles, queueNames });
+  console.log(`mloop worker serving ${roles.map((r) => queueNames[r] ?? taskQueues[r]).join(', ')} on ${config.temporalAddress}`);
   try {
     // Worker.run handles SIGINT/SIGTERM: it stops polling and finishes running tasks.
     await Promise.all(workers.map((w) => w.run()));
   } finally {
-    await deps.registry.close();
+    await deps.close();
     await connection.close();
   }
 }

@@ -4,6 +4,8 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { TopicRangeSpec } from '../core/data/topic-snapshot';
+import type { GateResult } from '../core/evaluation/gates';
 
 export const taskQueues = {
   control: 'mloop-control',
@@ -27,9 +29,35 @@ export interface RepoRef {
   path: string;
 }
 
-export interface DatasetRef {
-  /** Absolute path of a CSV file readable by the train workers. */
+/** A historical dataset: a CSV or Parquet file readable by the train workers, or a topic range to replay. */
+export type DatasetRef = { path: string; kafka?: undefined } | { kafka: TopicRangeSpec; path?: undefined };
+
+/** A dataset made ready for training: a local file and its fingerprint. */
+export interface PreparedDataset {
   path: string;
+  /** What the user asked for, as lineage records it: a file path or `kafka://topic?0=from-to&…`. */
+  uri: string;
+  fingerprint: string;
+  records?: number;
+}
+
+export interface HoldoutSpec {
+  seed: number;
+  fraction: number;
+}
+
+export interface HoldoutInfo extends HoldoutSpec {
+  rows: number;
+  /** sha256 of the holdout's row positions: equal digests prove the same rows were scored. */
+  digest: string;
+}
+
+export interface Evaluation {
+  holdout: HoldoutInfo;
+  candidate: Record<string, number | null>;
+  champion: { version: number; commitSha: string; metrics: Record<string, number | null> } | null;
+  gates: GateResult[];
+  passed: boolean;
 }
 
 export interface LifecycleInput {
@@ -37,6 +65,9 @@ export interface LifecycleInput {
   repo: RepoRef;
   dataset: DatasetRef;
   params?: Record<string, unknown>;
+  holdout?: Partial<HoldoutSpec>;
+  /** Training stops and fails after this long; default 120 minutes. */
+  trainTimeoutMinutes?: number;
   requestedBy: string;
   /**
    * Task queue for the CPU-heavy stage activities; defaults to `mloop-train`. Tests and
@@ -47,9 +78,14 @@ export interface LifecycleInput {
 
 export type LifecycleStage = 'train' | 'done' | 'failed' | 'aborted';
 
+/** What the training activity reports to its lifecycle while it runs. */
 export interface TrainProgress {
   phase: string;
-  detail?: string;
+  status?: string;
+  rows?: number;
+  epoch?: number;
+  /** Lines the model code printed since the previous report. */
+  log?: string[];
 }
 
 export interface TrainModelInput {
@@ -57,19 +93,25 @@ export interface TrainModelInput {
   repo: RepoRef;
   dataset: DatasetRef;
   params: Record<string, unknown>;
+  holdout: HoldoutSpec;
+  trainTimeoutMinutes: number;
   requestedBy: string;
   trainTaskQueue: string;
+  /** The lifecycle to report progress to. */
+  lifecycleId: string;
 }
 
 export interface TrainModelResult {
   model: string;
   version: number;
+  runId: string;
   commitSha: string;
   artifactDigest: string;
   artifactSize: number;
-  datasetFingerprint: string;
-  metrics: Record<string, number>;
+  dataset: PreparedDataset;
+  metrics: Record<string, number | null>;
   rows: { train: number; holdout: number };
+  evaluation: Evaluation;
 }
 
 export interface LifecycleStatus {
@@ -77,7 +119,10 @@ export interface LifecycleStatus {
   stage: LifecycleStage;
   commitSha?: string;
   version?: number;
-  metrics?: Record<string, number>;
+  metrics?: Record<string, number | null>;
+  progress?: Omit<TrainProgress, 'log'>;
+  /** The last lines the model code printed. */
+  log?: string[];
   error?: string;
 }
 
@@ -85,3 +130,4 @@ export type LifecycleResult = LifecycleStatus & { train?: TrainModelResult };
 
 export const statusQuery = defineQuery<LifecycleStatus>('status');
 export const abortSignal = defineSignal<[{ reason: string; by: string }]>('abort');
+export const trainProgressSignal = defineSignal<[TrainProgress]>('trainProgress');

@@ -13,6 +13,7 @@ import {
 import {
   abortSignal,
   searchAttributes,
+  trainProgressSignal,
   statusQuery,
   taskQueues,
   type LifecycleInput,
@@ -32,6 +33,11 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
   const stages = new CancellationScope();
 
   setHandler(statusQuery, () => status);
+  setHandler(trainProgressSignal, ({ log, ...progress }) => {
+    if (status.stage !== 'train') return;
+    status.progress = progress;
+    if (log?.length) status.log = [...(status.log ?? []), ...log].slice(-20);
+  });
   setHandler(abortSignal, ({ reason, by }) => {
     abortReason = `aborted by ${by}: ${reason}`;
     stages.cancel();
@@ -56,13 +62,17 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
             repo: input.repo,
             dataset: input.dataset,
             params: input.params ?? {},
+            holdout: { seed: input.holdout?.seed ?? 0, fraction: input.holdout?.fraction ?? 0.2 },
+            trainTimeoutMinutes: input.trainTimeoutMinutes ?? 120,
             requestedBy: input.requestedBy,
             trainTaskQueue: input.trainTaskQueue ?? taskQueues.train,
+            lifecycleId: workflowInfo().workflowId,
           },
         ],
       }),
     );
     Object.assign(status, { commitSha: train.commitSha, version: train.version, metrics: train.metrics });
+    delete status.progress;
     upsertMemo({ commitSha: train.commitSha });
     upsertSearchAttributes([{ key: searchAttributes.version, value: train.version }]);
     enter('done');

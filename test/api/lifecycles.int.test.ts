@@ -18,6 +18,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     stack = await startTestStack('lifecycle-api');
     app = await buildApp({
       temporal: stack.client,
+      registry: stack.deps.registry,
       namespace: config.temporalNamespace,
       webUiUrl: config.temporalUiUrl,
       controlTaskQueue: stack.queues.control,
@@ -54,7 +55,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
       stage: string;
       commitSha: string;
       version: number;
-      train: { artifactDigest: string; artifactSize: number; datasetFingerprint: string; metrics: Record<string, number>; rows: { train: number; holdout: number } };
+      train: { artifactDigest: string; artifactSize: number; dataset: { fingerprint: string }; metrics: Record<string, number>; rows: { train: number; holdout: number } };
     }>();
     expect(body.status).toBe('COMPLETED');
     expect(body.stage).toBe('done');
@@ -69,6 +70,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     const bytes = await fs.readFile(stack.deps.artifacts.pathOf(version.artifactDigest));
     expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(version.artifactDigest);
     expect(bytes.length).toBe(body.train.artifactSize);
+    expect(body.train.dataset.fingerprint).toBe(version.datasetFingerprint);
     expect(version.datasetFingerprint).toBe(`sha256:${createHash('sha256').update(await fs.readFile(dataset)).digest('hex')}`);
 
     // Metrics come from the real Python run on the deterministic holdout.

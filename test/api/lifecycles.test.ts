@@ -1,6 +1,9 @@
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
+import { Registry } from '../../core/registry/registry';
+import { tempDir } from '../helpers/stack';
 
 /**
  * Input validation only: the Temporal client is a recorder so the test can prove that no
@@ -10,11 +13,16 @@ describe('POST /v1/lifecycles input validation', () => {
   const starts: unknown[] = [];
   const recorder = { workflow: { start: async (...args: unknown[]) => void starts.push(args) } } as unknown as Client;
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let registry: Registry;
 
   beforeAll(async () => {
-    app = await buildApp({ temporal: recorder, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
+    registry = await Registry.openSqlite(path.join(await tempDir('lifecycles-api'), 'registry.db'));
+    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
   });
-  afterAll(async () => app.close());
+  afterAll(async () => {
+    await app.close();
+    await registry.close();
+  });
 
   const valid = {
     model: 'pm',

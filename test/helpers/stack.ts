@@ -57,7 +57,7 @@ export async function startTestStack(testName: string): Promise<TestStack> {
       await Promise.all(running);
       await connection.close();
       await nativeConnection.close();
-      await deps.registry.close();
+      await deps.close();
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
