@@ -17,6 +17,7 @@ import { ProgressReporter } from './progress';
 export interface TrainActivityDeps {
   git: GitCheckouts;
   artifacts: ArtifactStore;
+  datasets: ArtifactStore;
   python: PythonRuntime;
   kafka: KafkaPort;
   temporal: Client;
@@ -95,7 +96,7 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
       return withScratch(async (scratch) => {
         const snap = await snapshotTopic(deps.kafka, spec, path.join(scratch, 'snapshot.csv'), Context.current().cancellationSignal);
         if (snap.records === 0) throw new MloopError('DatasetInvalid', `dataset.kafka: the range of topic "${spec.topic}" holds no records`, { field: 'dataset.kafka' });
-        const stored = await deps.artifacts.put(snap.file);
+        const stored = await deps.datasets.put(snap.file);
         const ranges = snap.ranges.map((r) => `${r.partition}=${r.from}-${r.to}`).join('&');
         return { path: stored.path, uri: `kafka://${spec.topic}?${ranges}`, fingerprint: stored.digest, records: snap.records };
       });

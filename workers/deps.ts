@@ -12,6 +12,8 @@ export interface WorkerDeps {
   registry: Registry;
   git: GitCheckouts;
   artifacts: ArtifactStore;
+  /** Dataset snapshots (topic replays), content-addressed like artifacts. */
+  datasets: ArtifactStore;
   python: PythonRuntime;
   kafka: KafkaPort;
   /** For activities that message workflows (progress reports). */
@@ -28,6 +30,7 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
     registry,
     git: new GitCheckouts(path.join(config.cacheDir, 'repos')),
     artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
+    datasets: new ArtifactStore(path.join(config.dataDir, 'datasets'), '.csv'),
     python: new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
     kafka,
     temporal: new Client({ connection, namespace: config.temporalNamespace }),

@@ -22,11 +22,15 @@ export async function sha256File(file: string): Promise<string> {
  * the same bytes twice is a no-op and a stored file can always be verified against its name.
  */
 export class ArtifactStore {
-  constructor(readonly root: string) {}
+  /** `extension` is appended to stored names, for readers that go by it (e.g. `.csv` datasets). */
+  constructor(
+    readonly root: string,
+    private readonly extension = '',
+  ) {}
 
   pathOf(digest: string): string {
     const hex = parseDigest(digest);
-    return path.join(this.root, 'sha256', hex.slice(0, 2), hex);
+    return path.join(this.root, 'sha256', hex.slice(0, 2), `${hex}${this.extension}`);
   }
 
   async put(file: string): Promise<StoredArtifact> {

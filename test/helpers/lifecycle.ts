@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
+import { buildApp } from '../../api/app';
+import { config, type TestStack } from './stack';
+
+/** The real API in front of a test stack's workers and registry. */
+export function buildTestApp(stack: TestStack): Promise<FastifyInstance> {
+  return buildApp({
+    temporal: stack.client,
+    registry: stack.deps.registry,
+    namespace: config.temporalNamespace,
+    webUiUrl: config.temporalUiUrl,
+    controlTaskQueue: stack.queues.control,
+    trainTaskQueue: stack.queues.train,
+  });
+}
+
+export async function startLifecycle(app: FastifyInstance, payload: object): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: { 'x-mloop-user': 'tester' }, payload });
+  expect(res.statusCode, res.body).toBe(202);
+  return res.json<{ id: string }>().id;
+}
+
+/** Waits for the lifecycle to close and returns what the API says about it. */
+export async function finishedLifecycle<T = Record<string, unknown>>(app: FastifyInstance, stack: TestStack, id: string): Promise<T & { status: string; stage: string; error?: string }> {
+  await stack.client.workflow
+    .getHandle(id)
+    .result()
+    .catch(() => undefined);
+  const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+}
