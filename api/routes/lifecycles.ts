@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { validateRepoSource } from '../../core/git/repo-source';
 import { invalidInput, MloopError } from '../../core/errors';
 import {
+  abortSignal,
   lifecycleWorkflowId,
   searchAttributes,
   statusQuery,
@@ -14,7 +15,7 @@ import {
   type LifecycleStatus,
 } from '../../workflows/definitions';
 import { requester } from '../requester';
-import { StartLifecycleBody } from '../schemas/lifecycle';
+import { AbortLifecycleBody, StartLifecycleBody } from '../schemas/lifecycle';
 
 export interface LifecycleRouteOptions {
   namespace: string;
@@ -64,6 +65,18 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
         runId: handle.firstExecutionRunId,
         links: { self: `/v1/lifecycles/${workflowId}`, webUi: webUiLink(workflowId, handle.firstExecutionRunId) },
       });
+    });
+
+    // `POST /v1/lifecycles/<id>/abort`: stops the running stage (its processes included).
+    r.post('/v1/lifecycles/*', { schema: { body: AbortLifecycleBody } }, async (request, reply) => {
+      const rest = (request.params as { '*': string })['*'];
+      const m = /^(lifecycle\/.+)\/abort$/.exec(rest);
+      if (!m?.[1]) throw new MloopError('NotFound', `no such action: POST /v1/lifecycles/${rest}`);
+      const handle = app.temporal.workflow.getHandle(m[1]);
+      const desc = await handle.describe();
+      if (desc.status.name !== 'RUNNING') throw new MloopError('Conflict', `lifecycle "${m[1]}" is ${desc.status.name.toLowerCase()}, not running`);
+      await handle.signal(abortSignal, { reason: request.body.reason, by: requester(request.headers['x-mloop-user']) });
+      return reply.status(202).send({ id: m[1], aborting: true });
     });
 
     // Lifecycle IDs contain slashes (`lifecycle/<model>/<key>`), so the rest of the path is the ID.

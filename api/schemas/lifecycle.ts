@@ -58,3 +58,8 @@ export const StartLifecycleBody = Type.Object(
   { additionalProperties: false },
 );
 export type StartLifecycleBody = Static<typeof StartLifecycleBody>;
+
+export const AbortLifecycleBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 1000, description: 'Why the lifecycle is stopped; kept in its status' }) },
+  { additionalProperties: false },
+);

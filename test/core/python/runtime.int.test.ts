@@ -1,0 +1,57 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PythonRuntime } from '../../../core/python/runtime';
+import { createExampleDataset } from '../../helpers/model-repo';
+import { slowTrainPy } from '../../helpers/slow-model';
+import { config, tempDir } from '../../helpers/stack';
+
+const exampleModel = path.resolve(import.meta.dirname, '../../../examples/predictive-maintenance/model');
+
+async function slowModelDir(): Promise<string> {
+  const dir = path.join(await tempDir('slow-model'), 'model');
+  await fs.cp(exampleModel, dir, { recursive: true });
+  await fs.writeFile(path.join(dir, 'train.py'), slowTrainPy);
+  return dir;
+}
+
+const runningIn = (marker: string): string => {
+  try {
+    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+};
+
+describe('Python runtime process control (real Python)', () => {
+  const runtime = new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir });
+
+  it('stops training that exceeds its timeout, and leaves no process or output behind', async () => {
+    const modelDir = await slowModelDir();
+    const outDir = path.join(path.dirname(modelDir), 'out');
+    const lines: string[] = [];
+    const started = Date.now();
+    await expect(
+      runtime.train(
+        { modelDir, dataset: await createExampleDataset(100), outDir, seed: 0, holdoutFraction: 0.2 },
+        { timeoutMs: 8_000, onEvent: (e) => e.event === 'log' && lines.push(e.line) },
+      ),
+    ).rejects.toThrow('exceeded its timeout of 8 s');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(lines).toContain('epoch 1');
+    expect(runningIn(modelDir)).toBe('');
+    await expect(fs.stat(outDir)).rejects.toThrow();
+  });
+
+  it('stops training when its abort signal fires', async () => {
+    const modelDir = await slowModelDir();
+    const controller = new AbortController();
+    const run = runtime.train(
+      { modelDir, dataset: await createExampleDataset(100), outDir: path.join(path.dirname(modelDir), 'out'), seed: 0, holdoutFraction: 0.2 },
+      { signal: controller.signal, onEvent: (e) => e.event === 'log' && e.line === 'epoch 2' && controller.abort() },
+    );
+    await expect(run).rejects.toThrow('cancelled');
+    expect(runningIn(modelDir)).toBe('');
+  });
+});

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusQuery, type LifecycleStatus } from '../../workflows/definitions';
+import { buildTestApp, startLifecycle } from '../helpers/lifecycle';
+import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
+import { slowTrainPy } from '../helpers/slow-model';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+const processesUnder = (dir: string): string => {
+  try {
+    return execFileSync('pgrep', ['-af', dir], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+};
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('a running lifecycle: live progress and abort (real stack)', () => {
+  let stack: TestStack;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    stack = await startTestStack('lifecycle-control');
+    app = await buildTestApp(stack);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stack?.stop();
+  });
+
+  it('shows training progress and log lines in the status query, and abort stops the Python process', async () => {
+    const repo = await createExampleModelRepo({ 'train.py': slowTrainPy });
+    const id = await startLifecycle(app, { model: 'pm-slow', repo: { url: repo.url, ref: 'main', path: repo.path }, dataset: { path: await createExampleDataset(200) } });
+    const handle = stack.client.workflow.getHandle(id);
+
+    const status = await until('epoch lines in the status', async () => {
+      const s = await handle.query(statusQuery);
+      return s.log?.some((l) => l === 'epoch 3') ? s : undefined;
+    });
+    expect(status.stage).toBe('train');
+    expect(status.progress).toMatchObject({ phase: 'train', status: 'started' });
+    const viaApi = (await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` })).json<LifecycleStatus & { status: string }>();
+    expect(viaApi.status).toBe('RUNNING');
+    expect(viaApi.log).toContain('epoch 1');
+    expect(processesUnder(stack.dataDir)).toContain('mloop_runtime train');
+
+    const abort = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, headers: { 'x-mloop-user': 'dave' }, payload: { reason: 'wrong dataset' } });
+    expect(abort.statusCode, abort.body).toBe(202);
+    const result = await handle.result();
+    expect(result.stage).toBe('aborted');
+    expect(result.error).toBe('aborted by dave: wrong dataset');
+    await until('the training process to exit', async () => (processesUnder(stack.dataDir) === '' ? true : undefined), 20_000);
+    expect(await stack.deps.registry.listVersions('pm-slow')).toEqual([]);
+
+    const again = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, payload: { reason: 'twice' } });
+    expect(again.statusCode).toBe(409);
+  });
+});
