@@ -2,13 +2,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
+import { recordHistories } from '../helpers/histories';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { config, startTestStack, type TestStack } from '../helpers/stack';
-
-const historiesDir = path.resolve(import.meta.dirname, '../fixtures/histories');
 
 describe('POST /v1/lifecycles against the real Temporal server and Python runtime', () => {
   let stack: TestStack;
@@ -85,21 +83,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     expect(desc.searchAttributes.MloopStage).toEqual(['done']);
     expect(desc.memo?.commitSha).toBe(repo.sha);
 
-    if (process.env.MLOOP_RECORD_HISTORIES === '1') {
-      await fs.mkdir(historiesDir, { recursive: true });
-      // The temporal CLI writes the same JSON the Web UI downloads.
-      // Replay needs the workflow ID beside the history, so each fixture keeps both.
-      const show = (workflowId: string): string => {
-        const history = execFileSync(
-          process.env.MLOOP_TEMPORAL_BIN ?? path.join(config.cacheDir, 'bin', 'temporal'),
-          ['workflow', 'show', '--address', config.temporalAddress, '-w', workflowId, '-o', 'json'],
-          { encoding: 'utf8' },
-        );
-        return `${JSON.stringify({ workflowId, history: JSON.parse(history) as unknown }, null, 1)}\n`;
-      };
-      await fs.writeFile(path.join(historiesDir, 'model-lifecycle.train-stage.json'), show(id));
-      await fs.writeFile(path.join(historiesDir, 'train-model.json'), show(`${id}/train`));
-    }
+    await recordHistories({ 'model-lifecycle.train-stage': id, 'train-model': `${id}/train` });
   });
 
   it('reports a failing training run with the stage, the error type and the traceback', async () => {

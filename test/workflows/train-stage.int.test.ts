@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaAdapter } from '../../core/kafka/adapter';
 import { historicalRows } from '../../examples/predictive-maintenance/data/sensors';
+import { recordHistories } from '../helpers/histories';
 import { buildTestApp, finishedLifecycle, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { config, startTestStack, type TestStack } from '../helpers/stack';
@@ -81,7 +82,8 @@ describe('train stage on the real stack (Temporal, Kafka, git, Python)', () => {
     const betweenPromotions = new Date().toISOString();
 
     // A single shallow stump is clearly worse than the champion's 150 trees.
-    const weak = await finishedLifecycle<Done>(app, stack, await startLifecycle(app, { ...base, params: { n_estimators: 1, max_depth: 1, subsample: 1.0 } }));
+    const weakId = await startLifecycle(app, { ...base, params: { n_estimators: 1, max_depth: 1, subsample: 1.0 } });
+    const weak = await finishedLifecycle<Done>(app, stack, weakId);
     expect(weak.status).toBe('FAILED');
     expect(weak.stage).toBe('failed');
     const m = /roc_auc: candidate ([\d.]+) vs champion ([\d.]+)/.exec(weak.error ?? '');
@@ -92,7 +94,9 @@ describe('train stage on the real stack (Temporal, Kafka, git, Python)', () => {
 
     // The same code and data again: the champion scores exactly its own training metrics, which
     // proves both were measured on the identical holdout; an equal score passes `min_absolute_change: 0`.
-    const equal = await finishedLifecycle<Done>(app, stack, await startLifecycle(app, base));
+    const equalId = await startLifecycle(app, base);
+    const equal = await finishedLifecycle<Done>(app, stack, equalId);
+    await recordHistories({ 'train-model.champion-compared': `${equalId}/train`, 'train-model.gate-failed': `${weakId}/train`, 'model-lifecycle.gate-failed': weakId });
     expect(equal.status, equal.error).toBe('COMPLETED');
     expect(equal.version).toBe(2);
     expect(equal.train.evaluation.champion?.version).toBe(1);
