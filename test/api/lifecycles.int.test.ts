@@ -3,10 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../api/app';
 import { recordHistories } from '../helpers/histories';
+import { buildTestApp } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
-import { config, startTestStack, type TestStack } from '../helpers/stack';
+import { startTestStack, type TestStack } from '../helpers/stack';
 
 describe('POST /v1/lifecycles against the real Temporal server and Python runtime', () => {
   let stack: TestStack;
@@ -14,14 +14,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
 
   beforeAll(async () => {
     stack = await startTestStack('lifecycle-api');
-    app = await buildApp({
-      temporal: stack.client,
-      registry: stack.deps.registry,
-      namespace: config.temporalNamespace,
-      webUiUrl: config.temporalUiUrl,
-      controlTaskQueue: stack.queues.control,
-      trainTaskQueue: stack.queues.train,
-    });
+    app = await buildTestApp(stack);
   });
   afterAll(async () => {
     await app?.close();

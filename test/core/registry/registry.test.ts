@@ -3,25 +3,12 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationProvider } from '../../../core/registry/migrations';
-import { Registry, type NewModelVersion } from '../../../core/registry/registry';
+import { Registry } from '../../../core/registry/registry';
 import type { RegistryDatabase } from '../../../core/registry/schema';
+import { newVersion } from '../../helpers/registry';
 import { tempDir } from '../../helpers/stack';
 
-const base: Omit<NewModelVersion, 'idempotencyKey'> = {
-  model: 'pm',
-  artifactDigest: `sha256:${'a'.repeat(64)}`,
-  artifactSize: 10,
-  repoUrl: '/srv/pm',
-  repoPath: '',
-  commitSha: 'b'.repeat(40),
-  datasetUri: '/data/h.csv',
-  datasetFingerprint: `sha256:${'c'.repeat(64)}`,
-  params: { n_estimators: 10 },
-  metrics: { accuracy: 0.9 },
-  workflowId: 'lifecycle/pm/1',
-  runId: 'run-1',
-  createdBy: 'alice',
-};
+const { idempotencyKey: _unused, ...base } = newVersion('pm', 'unused', { workflowId: 'lifecycle/pm/1', runId: 'run-1' });
 
 describe('registry (SQLite)', async () => {
   const registry = await Registry.openSqlite(path.join(await tempDir('registry'), 'registry.db'));
