@@ -19,11 +19,19 @@ check_toolchains() {
   python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || die "Python $(python3 -V) is too old; mloop needs 3.10 or newer"
 }
 
-# npm ci only when the lock file changed since the last install.
+# npm ci only when the lock file changed since the last install. A finished install is also kept
+# in the cache by lock checksum, so a fresh clone copies it instead of rebuilding native modules.
 install_node_modules() {
-  local stamp="$MLOOP_ROOT/node_modules/.mloop-lock-sha" sum
+  local stamp="$MLOOP_ROOT/node_modules/.mloop-lock-sha" sum cached
   sum=$(sha256sum "$MLOOP_ROOT/package-lock.json" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
+  cached="$MLOOP_CACHE/node_modules/${sum:0:16}"
+  if [ -f "$cached/.mloop-lock-sha" ] && [ "$(node -p 'process.versions.node')" = "$(cat "$cached/.mloop-node-version" 2>/dev/null)" ]; then
+    log "copying node modules from the cache"
+    rm -rf "$MLOOP_ROOT/node_modules"
+    cp -a "$cached" "$MLOOP_ROOT/node_modules"
+    return 0
+  fi
   log "installing node modules"
   # Native modules (better-sqlite3) build with node-gyp, which would download Node's headers;
   # only package registries are reachable here, so point it at the distribution's headers.
@@ -32,6 +40,10 @@ install_node_modules() {
   fi
   (cd "$MLOOP_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
   echo "$sum" >"$stamp"
+  node -p 'process.versions.node' >"$MLOOP_ROOT/node_modules/.mloop-node-version"
+  mkdir -p "$MLOOP_CACHE/node_modules"
+  rm -rf "$cached.tmp"
+  cp -a "$MLOOP_ROOT/node_modules" "$cached.tmp" && rm -rf "$cached" && mv "$cached.tmp" "$cached"
 }
 
 # One venv per requirements checksum, so changing a pin builds a fresh one beside the old.

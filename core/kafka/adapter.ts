@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type Producer } from 'kafkajs';
 
 /** A message as mloop sees it: text key, JSON or text value, string headers. */
 export interface StreamRecord {
@@ -79,7 +79,8 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
 
   const getProducer = (): Promise<Producer> => {
     producer ??= (async () => {
-      const p = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+      // The default (murmur2, Java-compatible) partitioner, named so keys land where Java clients put them.
+      const p = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await p.connect();
       return p;
     })();
