@@ -16,8 +16,13 @@ interface LifecycleView {
   commitSha?: string;
   version?: number;
   error?: string;
-  metrics?: Record<string, number>;
-  train?: { artifactDigest: string; datasetFingerprint: string; rows: { train: number; holdout: number } };
+  metrics?: Record<string, number | null>;
+  train?: {
+    artifactDigest: string;
+    dataset: { uri: string; fingerprint: string };
+    rows: { train: number; holdout: number };
+    evaluation: { champion: { version: number } | null; gates: Array<{ metric: string; passed: boolean }> };
+  };
   links?: { webUi: string };
 }
 
@@ -39,9 +44,12 @@ function printLifecycle(v: LifecycleView): void {
   if (v.commitSha) lines.push(`commit     ${v.commitSha}`);
   if (v.version !== undefined) lines.push(`version    ${v.version}`);
   if (v.train) {
-    lines.push(`artifact   ${v.train.artifactDigest}`, `dataset    ${v.train.datasetFingerprint} (${v.train.rows.train} train / ${v.train.rows.holdout} holdout rows)`);
+    const { dataset, rows, evaluation } = v.train;
+    lines.push(`artifact   ${v.train.artifactDigest}`, `dataset    ${dataset.uri}`, `           ${dataset.fingerprint} (${rows.train} train / ${rows.holdout} holdout rows)`);
+    const gates = evaluation.gates.map((g) => `${g.metric} ${g.passed ? 'passed' : 'failed'}`).join(', ') || 'none';
+    lines.push(`gates      ${gates}; compared with ${evaluation.champion ? `champion v${evaluation.champion.version}` : 'no champion yet'}`);
   }
-  if (v.metrics) lines.push(`metrics    ${Object.entries(v.metrics).map(([k, x]) => `${k}=${x.toFixed(4)}`).join('  ')}`);
+  if (v.metrics) lines.push(`metrics    ${Object.entries(v.metrics).map(([k, x]) => `${k}=${x === null ? 'n/a' : x.toFixed(4)}`).join('  ')}`);
   if (v.error) lines.push(`error      ${v.error}`);
   if (v.links?.webUi) lines.push(`web ui     ${v.links.webUi}`);
   console.log(lines.join('\n'));
