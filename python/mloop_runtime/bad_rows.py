@@ -63,6 +63,11 @@ class BadCells:
         if len(positions):
             self._checks.append(_Check(column_order, column, positions, reason))
 
+    @property
+    def count(self) -> int:
+        """The number of bad cells found so far (raise_if_any itemises only the first)."""
+        return sum(len(c.positions) for c in self._checks)
+
     def raise_if_any(self, path: Path, cells: pd.DataFrame) -> None:
         """Raises DatasetInvalid listing the bad cells by row, then manifest column order."""
         if not self._checks:

@@ -15,6 +15,7 @@ from .entrypoints import traceback_tail
 from .errors import INTERNAL_ERROR_EXIT_CODE, INTERNAL_ERROR_KIND, RuntimeFailure, UsageError
 from .evaluate_command import EvaluateOptions, run_evaluate
 from .protocol import ProtocolWriter, user_output_captured
+from .serve_command import ServeOptions, run_serve
 from .train_command import TrainOptions, run_train
 
 MAX_SEED = 2**32 - 1  # np.random.seed's limit
@@ -53,6 +54,23 @@ def _fraction(text: str) -> float:
     if not (math.isfinite(value) and 0 < value < 1):
         raise argparse.ArgumentTypeError("must be strictly between 0 and 1")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 (any free port) and 65535")
+    return value
+
+
+def _path_segment(text: str) -> str:
+    # Model names and versions appear as segments of the endpoints' URL paths.
+    if not text or "/" in text:
+        raise argparse.ArgumentTypeError(f"must be non-empty and contain no '/' (got {text!r})")
+    return text
 
 
 def _add_split_options(command: argparse.ArgumentParser, required: bool) -> None:
@@ -101,11 +119,39 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
     evaluate.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
     _add_split_options(evaluate, required=True)
+
+    serve = commands.add_parser(
+        "serve", help="serve an artifact over HTTP with the Open Inference Protocol (KServe V2)"
+    )
+    serve.add_argument(
+        "--model-dir",
+        required=True,
+        type=Path,
+        help="directory with mloop.yaml and the model code of the commit that produced the artifact",
+    )
+    serve.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
+    serve.add_argument("--model-name", required=True, type=_path_segment, help="name in the endpoints' paths")
+    serve.add_argument(
+        "--model-version", required=True, type=_path_segment, help="version the server reports"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
+    serve.add_argument("--log-requests", action="store_true", help="log each request to stderr")
     return parser
 
 
-def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions:
+def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions | ServeOptions:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return ServeOptions(
+            model_dir=args.model_dir.resolve(),
+            artifact=args.artifact.resolve(),
+            model_name=args.model_name,
+            model_version=args.model_version,
+            host=args.host,
+            port=args.port,
+            log_requests=args.log_requests,
+        )
     if args.command == "evaluate":
         return EvaluateOptions(
             model_dir=args.model_dir.resolve(),
@@ -136,6 +182,11 @@ def main(argv: Sequence[str] | None = None, protocol_stream: TextIO | None = Non
             options = parse_options(argv)
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
+        if isinstance(options, ServeOptions):
+            # stdout gets only the `ready` line: user output is not captured into log
+            # events but goes to stderr (where __main__ has pointed file descriptor 1).
+            run_serve(options, writer)
+            return 0
         with user_output_captured(writer):
             if isinstance(options, EvaluateOptions):
                 result = run_evaluate(options, writer)

@@ -28,17 +28,30 @@ class EvaluateOptions:
     holdout_fraction: float
 
 
-def _load_artifact(artifact: Path, model_dir: Path, writer: ProtocolWriter) -> Any:
-    """Unpickles the model; call with the model dir importable (its classes live there)."""
-    started = time.monotonic()
-    writer.progress("artifact", "started", file=str(artifact))
+def check_artifact_exists(artifact: Path) -> None:
+    """Fails early, before reading a possibly large dataset or binding a port."""
+    if not artifact.is_file():
+        raise TrainingFailed(f"artifact {artifact}: file not found")
+
+
+def load_artifact(artifact: Path, model_dir: Path) -> Any:
+    """Unpickles the model; call with the model dir importable (its classes live there).
+
+    Shared with `serve`, so both report an unloadable artifact the same way.
+    """
     try:
-        model = joblib.load(artifact)
+        return joblib.load(artifact)
     except (Exception, SystemExit) as exc:  # unpickling runs code: a missing module, a version clash
         raise TrainingFailed(
             f"loading the artifact {artifact} failed: {describe_exception(exc)}",
             traceback_tail=traceback_tail(exc, user_root=model_dir),
         ) from exc
+
+
+def _load_artifact(artifact: Path, model_dir: Path, writer: ProtocolWriter) -> Any:
+    started = time.monotonic()
+    writer.progress("artifact", "started", file=str(artifact))
+    model = load_artifact(artifact, model_dir)
     writer.progress("artifact", "done", seconds=round(time.monotonic() - started, 3))
     return model
 
@@ -46,8 +59,7 @@ def _load_artifact(artifact: Path, model_dir: Path, writer: ProtocolWriter) -> A
 def run_evaluate(options: EvaluateOptions, writer: ProtocolWriter) -> dict[str, Any]:
     """Runs the whole evaluate command and returns the payload of the `result` event."""
     manifest = load_manifest(options.model_dir)
-    if not options.artifact.is_file():  # before reading a possibly large dataset
-        raise TrainingFailed(f"artifact {options.artifact}: file not found")
+    check_artifact_exists(options.artifact)
 
     with user_modules_importable(manifest.model_dir):
         predict = load_entrypoint(manifest.predict, "predict", manifest.path)
