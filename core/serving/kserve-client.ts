@@ -1,0 +1,154 @@
+import { MloopError } from '../errors';
+import { decodeOutputs, encodeInputs, type FeatureSpec } from './v2-tensors';
+
+export type { FeatureSpec, FeatureType } from './v2-tensors';
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions?: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface InferOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface InferResult {
+  predictions: Array<number | string>;
+  /** The positive class's probability per row, when the model gives them. */
+  probabilities?: number[];
+  /** Wall time of the request, response body included. */
+  latencyMs: number;
+}
+
+export interface KServeClientOptions {
+  /** Default time limit of an inference request (30 s). */
+  timeoutMs?: number;
+  /** Time limit of health and metadata requests (5 s). */
+  probeTimeoutMs?: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+// Request timeout and rate limiting are worth retrying; other 4xx are the request's fault.
+const transientStatuses = new Set([408, 429]);
+
+/**
+ * An Open Inference Protocol (KServe V2) REST client over global fetch, for one model. Errors
+ * follow the taxonomy: a request the server rejects (4xx) is `InvalidInput`, which retrying
+ * cannot fix; server errors, timeouts and network failures are plain (transient) Errors.
+ */
+export class KServeClient {
+  private readonly base: string;
+  private readonly modelPath: string;
+
+  constructor(
+    baseUrl: string,
+    readonly modelName: string,
+    private readonly opts: KServeClientOptions = {},
+  ) {
+    this.base = baseUrl.replace(/\/+$/, '');
+    this.modelPath = `/v2/models/${encodeURIComponent(modelName)}`;
+  }
+
+  /** Whether the server answers its liveness endpoint; false when it answers otherwise or not at all. */
+  async live(): Promise<boolean> {
+    return this.probe('/v2/health/live', 'live');
+  }
+
+  /** Whether the model is ready for inference; false when it is not, or the server cannot be reached. */
+  async ready(): Promise<boolean> {
+    return this.probe(`${this.modelPath}/ready`, 'ready');
+  }
+
+  async metadata(): Promise<ModelMetadata> {
+    const a = await this.request('GET', this.modelPath, undefined, { timeoutMs: this.opts.probeTimeoutMs ?? 5000 });
+    this.check(a, 'GET', this.modelPath);
+    const m = a.body as Partial<ModelMetadata> | null;
+    if (!m || typeof m.name !== 'string' || !Array.isArray(m.inputs) || !Array.isArray(m.outputs)) {
+      throw new Error(`${this.describe('GET', this.modelPath)}: unexpected metadata ${a.text.slice(0, 200)}`);
+    }
+    return m as ModelMetadata;
+  }
+
+  /**
+   * Scores rows in one request; missing and NaN feature values are sent as null. Rows are any
+   * objects (typed interfaces included), read by feature name.
+   */
+  async infer(rows: readonly object[], features: readonly FeatureSpec[], opts: InferOptions = {}): Promise<InferResult> {
+    if (rows.length === 0) return { predictions: [], latencyMs: 0 };
+    const path = `${this.modelPath}/infer`;
+    const body = JSON.stringify({ inputs: encodeInputs(rows, features) });
+    const started = performance.now();
+    const a = await this.request('POST', path, body, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000 });
+    const latencyMs = performance.now() - started;
+    this.check(a, 'POST', path);
+    return { ...decodeOutputs(a.body, rows.length, this.describe('POST', path)), latencyMs };
+  }
+
+  private async probe(path: string, field: string): Promise<boolean> {
+    try {
+      const a = await this.request('GET', path, undefined, { timeoutMs: this.opts.probeTimeoutMs ?? 5000 });
+      const flag = typeof a.body === 'object' && a.body !== null ? (a.body as Record<string, unknown>)[field] : undefined;
+      return a.status === 200 && flag !== false;
+    } catch {
+      return false;
+    }
+  }
+
+  private describe(method: string, path: string): string {
+    return `KServe ${method} ${this.base}${path}`;
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body: string | undefined, opts: InferOptions): Promise<Answer> {
+    const what = this.describe(method, path);
+    const timeout = opts.timeoutMs !== undefined ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+    const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    if (opts.signal?.aborted) throw new Error(`${what} was cancelled`);
+    try {
+      const res = await fetch(`${this.base}${path}`, {
+        method,
+        body,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
+      });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text };
+    } catch (err) {
+      if (opts.signal?.aborted) throw new Error(`${what} was cancelled`);
+      if (timeout?.aborted) throw new Error(`${what} timed out after ${opts.timeoutMs} ms`);
+      const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new Error(`${what} failed: ${cause}`);
+    }
+  }
+
+  private check(a: Answer, method: string, path: string): void {
+    if (a.status >= 200 && a.status < 300) return;
+    const error = typeof a.body === 'object' && a.body !== null ? (a.body as Record<string, unknown>).error : undefined;
+    const message = typeof error === 'string' ? error : a.text.trim().slice(0, 500) || '(no message)';
+    const what = `${this.describe(method, path)} answered ${a.status}: ${message}`;
+    if (a.status >= 400 && a.status < 500 && !transientStatuses.has(a.status)) {
+      throw new MloopError('InvalidInput', `model ${this.modelName} rejected the request: ${message}`, { status: a.status, url: `${this.base}${path}` });
+    }
+    throw new Error(what);
+  }
+}

@@ -1,0 +1,193 @@
+import type { ConsumedRecord, KafkaPort, StreamRecord } from '../kafka/adapter';
+import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
+import { MloopError } from '../errors';
+import { alreadyApplied, applyLabel, applyMalformed, applyScored, expire, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
+
+/** A model being shadow-tested or compared with, behind its inference server. */
+export interface ServedModel {
+  client: KServeClient;
+  features: FeatureSpec[];
+  version: number;
+}
+
+export interface ShadowRunOptions {
+  kafka: KafkaPort;
+  model: string;
+  candidate: ServedModel;
+  champion: ServedModel | null;
+  inputTopic: string;
+  labelsTopic?: string;
+  labelField: string;
+  shadowTopic: string;
+  deadLetterTopic: string;
+  /** Where to start (or resume): offsets and the metrics up to them. */
+  checkpoint: ShadowCheckpoint;
+  maxMessages: number;
+  deadlineMs: number | null;
+  /** Time already spent before this run (a resumed test keeps its clock). */
+  elapsedBeforeMs: number;
+  /** Called at least every second with a consistent checkpoint (offsets match metrics). */
+  onCheckpoint: (checkpoint: ShadowCheckpoint, elapsedMs: number) => void;
+  /** Called about every two seconds with live figures; answering `true` stops the test. */
+  onProgress?: (report: ShadowReport) => Promise<boolean>;
+  signal: AbortSignal;
+}
+
+const maxRowsPerRequest = 10_000;
+
+/**
+ * Runs one shadow test until its message count, its deadline, a stop request or cancellation.
+ * Every input record is scored by the candidate and the champion side by side; candidate outputs
+ * go to the shadow topic keyed like the input, bad records to the dead-letter topic with the
+ * reason in a header; labels join predictions by key. The metrics state moves only between
+ * batches, so every checkpoint is exact and a resumed run neither loses nor recounts a message.
+ */
+export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
+  const started = Date.now();
+  let state: ShadowState = o.checkpoint.state;
+  const elapsed = (): number => o.elapsedBeforeMs + (Date.now() - started);
+  const windowMs = state.labelWindowMs;
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  const finished = (): boolean => report(state, elapsed()).messages >= o.maxMessages || (o.deadlineMs !== null && Date.now() >= o.deadlineMs);
+
+  let lastProgress = 0;
+  let progressing = false;
+  const progress = async (): Promise<void> => {
+    if (!o.onProgress || progressing) return;
+    progressing = true;
+    lastProgress = Date.now();
+    try {
+      if (await o.onProgress(report(state, elapsed()))) stop.abort();
+    } finally {
+      progressing = false;
+    }
+  };
+  const timer = setInterval(() => {
+    o.onCheckpoint(shadowCheckpoint(state), elapsed());
+    if (finished()) stop.abort();
+    if (Date.now() - lastProgress >= 2_000) void progress();
+  }, 1_000);
+
+  const onInput = async (records: ConsumedRecord[]): Promise<void> => {
+    const room = o.maxMessages - report(state, elapsed()).messages;
+    const todo = records.filter((r) => !alreadyApplied(state, r.partition, r.offset)).slice(0, Math.max(0, room));
+    if (todo.length === 0) return;
+    const valid: Array<{ record: ConsumedRecord; row: Record<string, unknown> }> = [];
+    const malformed: Array<{ record: ConsumedRecord; reason: string }> = [];
+    for (const record of todo) {
+      const row = parseObject(record.value);
+      const reason = row ? schemaProblem(row, o.candidate.features) : 'not a JSON object';
+      if (row && reason === null) valid.push({ record, row });
+      else malformed.push({ record, reason: reason ?? 'not a JSON object' });
+    }
+    const rows = valid.map((v) => v.row);
+    const [cand, champ] = await Promise.all([score(o.candidate, rows), o.champion ? score(o.champion, rows) : Promise.resolve(null)]);
+    const scored: ScoredMessage[] = valid.map((v, i) => ({
+      key: v.record.key,
+      partition: v.record.partition,
+      offset: v.record.offset,
+      timestampMs: Number(v.record.timestamp),
+      candidate: cand[i] ?? { failure: 'missing_output' },
+      ...(champ ? { champion: champ[i] ?? { failure: 'missing_output' } } : {}),
+    }));
+    const outputs: StreamRecord[] = valid.flatMap((v, i) => {
+      const outcome = cand[i];
+      if (!outcome || !('prediction' in outcome)) return [];
+      return [{ key: v.record.key, value: JSON.stringify({ prediction: outcome.prediction }), headers: { 'mloop-model': o.model, 'mloop-version': String(o.candidate.version), 'mloop-source': source(v.record) } }];
+    });
+    const dead: StreamRecord[] = malformed.map((m) => ({ key: m.record.key, value: m.record.value, headers: { 'mloop-reason': m.reason, 'mloop-source': source(m.record) } }));
+    await Promise.all([o.kafka.produce(o.shadowTopic, outputs), o.kafka.produce(o.deadLetterTopic, dead)]);
+    // The state claims offsets as it applies them, so scored and malformed records go in in
+    // offset order: one call per run of the same kind.
+    type Item = { kind: 'scored'; m: ScoredMessage } | { kind: 'malformed'; m: MalformedMessage };
+    const items: Item[] = [
+      ...scored.map((m): Item => ({ kind: 'scored', m })),
+      ...malformed.map((x): Item => ({ kind: 'malformed', m: { partition: x.record.partition, offset: x.record.offset, reason: x.reason } })),
+    ].sort((x, y) => (BigInt(x.m.offset) < BigInt(y.m.offset) ? -1 : 1));
+    let next = state;
+    for (let i = 0; i < items.length; ) {
+      let j = i;
+      while (j < items.length && items[j]?.kind === items[i]?.kind) j++;
+      const chunk = items.slice(i, j);
+      next = chunk[0]?.kind === 'scored' ? applyScored(next, chunk.map((c) => c.m as ScoredMessage)) : applyMalformed(next, chunk.map((c) => c.m as MalformedMessage));
+      i = j;
+    }
+    state = expire(next, latestTimestamp(todo), windowMs);
+  };
+
+  const onLabels = (records: ConsumedRecord[]): void => {
+    const labels = records.flatMap((r) => {
+      const parsed = parseObject(r.value);
+      const label = parsed?.[o.labelField];
+      return r.key !== null && (typeof label === 'number' || typeof label === 'string') ? [{ key: r.key, label, timestampMs: Number(r.timestamp), partition: r.partition, offset: r.offset }] : [];
+    });
+    state = applyLabel(state, labels, windowMs);
+  };
+
+  const starts = [{ topic: o.inputTopic, offsets: o.checkpoint.offsets }];
+  if (o.labelsTopic) starts.push({ topic: o.labelsTopic, offsets: o.checkpoint.labelOffsets });
+  try {
+    if (!finished()) {
+      await o.kafka.stream(
+        starts,
+        async (records) => {
+          if (records[0]?.topic === o.labelsTopic) onLabels(records);
+          else await onInput(records);
+          if (finished()) stop.abort();
+        },
+        stop.signal,
+      );
+    }
+  } finally {
+    clearInterval(timer);
+    o.signal.removeEventListener('abort', onAbort);
+  }
+  if (o.signal.aborted) throw new Error('shadow test cancelled');
+  o.onCheckpoint(shadowCheckpoint(state), elapsed());
+  await progress();
+  return report(state, elapsed());
+}
+
+async function score(model: ServedModel, rows: Record<string, unknown>[]): Promise<ModelOutcome[]> {
+  const out: ModelOutcome[] = [];
+  for (let i = 0; i < rows.length; i += maxRowsPerRequest) {
+    const chunk = rows.slice(i, i + maxRowsPerRequest);
+    try {
+      const res = await model.client.infer(chunk, model.features);
+      // One request scores the chunk; each message is charged the request's latency.
+      for (const prediction of res.predictions) out.push({ prediction, latencyMs: res.latencyMs });
+    } catch (err) {
+      const kind = err instanceof MloopError ? 'rejected' : 'unavailable';
+      for (let k = 0; k < chunk.length; k++) out.push({ failure: kind });
+    }
+  }
+  return out;
+}
+
+const source = (r: ConsumedRecord): string => `${r.topic}/${r.partition}/${r.offset}`;
+
+// Expiry goes by event time, so a replayed batch expires exactly what the first pass did.
+const latestTimestamp = (records: ConsumedRecord[]): number => records.reduce((m, r) => Math.max(m, Number(r.timestamp)), 0);
+
+function parseObject(value: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(value) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The record's fields against the served model's inputs: the first problem, or null. */
+function schemaProblem(row: Record<string, unknown>, features: FeatureSpec[]): string | null {
+  for (const f of features) {
+    const v = row[f.name];
+    if (v === undefined) return `missing field "${f.name}"`;
+    if (v === null) continue;
+    if (f.type === 'string' ? typeof v !== 'string' : typeof v !== 'number' || !Number.isFinite(v)) return `field "${f.name}" is not a ${f.type}`;
+    if (f.type === 'integer' && !Number.isInteger(v)) return `field "${f.name}" is not an integer`;
+  }
+  return null;
+}
