@@ -1,16 +1,10 @@
 import { evaluateGates, type Gate } from '../core/evaluation/gates';
-import type { Metrics, ModelVersion, NewModelVersion, Registry, RunEvaluation } from '../core/registry/registry';
-import type { HoldoutInfo, PreparedDataset } from '../workflows/definitions';
+import type { Metrics, ModelVersion, NewModelVersion, NewShadowReport, Registry, RunEvaluation } from '../core/registry/registry';
+import type { HoldoutInfo, PreparedDataset, VersionRef } from '../workflows/definitions';
 import { executionKeys } from './context';
 import { withFailureMapping } from './failures';
 
-export interface ChampionRef {
-  version: number;
-  commitSha: string;
-  repoUrl: string;
-  repoPath: string;
-  artifactDigest: string;
-}
+export type ChampionRef = VersionRef;
 
 export interface RecordRunInput {
   lifecycleId: string;
@@ -64,6 +58,12 @@ export const createRegistryActivities = (deps: { registry: Registry }) =>
         createdBy: input.createdBy,
       });
       return { runId: run.id, evaluation: run.evaluation };
+    },
+
+    /** Keeps a shadow test's final report with the version it tested; retries record it once. */
+    async recordShadowReport(input: Omit<NewShadowReport, 'key'>): Promise<void> {
+      const { workflowId, runId, activityId } = executionKeys();
+      await deps.registry.recordShadowReport({ ...input, key: `${workflowId}/${runId}/${activityId}` });
     },
 
     /**

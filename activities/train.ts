@@ -1,6 +1,5 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../core/artifacts/store';
 import { fingerprintDataset } from '../core/data/fingerprint';
@@ -10,9 +9,9 @@ import type { GitCheckouts } from '../core/git/checkout';
 import type { KafkaPort } from '../core/kafka/adapter';
 import type { EvaluateOutcome, PythonRuntime, RuntimeEvent, TrainOutcome } from '../core/python/runtime';
 import type { DatasetRef, HoldoutSpec, PreparedDataset } from '../workflows/definitions';
-import { executionKeys } from './context';
 import { withFailureMapping } from './failures';
 import { ProgressReporter } from './progress';
+import { createWorkspace } from './workspace';
 
 export interface TrainActivityDeps {
   git: GitCheckouts;
@@ -50,29 +49,7 @@ export interface EvaluateVersionInput {
 const datasetExtensions = ['.csv', '.parquet'];
 
 export const createTrainActivities = (deps: TrainActivityDeps) => {
-  /** A scratch folder per activity attempt, removed whatever happens. */
-  const withScratch = async <T>(fn: (dir: string) => Promise<T>): Promise<T> => {
-    const { workflowId, activityId, attempt } = executionKeys();
-    const dir = path.join(deps.workDir, `${workflowId}-${activityId}-${attempt}`.replace(/[^A-Za-z0-9._-]/g, '_'));
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.mkdir(dir, { recursive: true });
-    try {
-      return await fn(dir);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  };
-
-  /** Checks out a pinned commit for the duration of `fn`. */
-  const withCheckout = async <T>(repoUrl: string, commitSha: string, scratch: string, fn: (checkout: string) => Promise<T>): Promise<T> => {
-    const checkout = path.join(scratch, 'repo');
-    await deps.git.materialize(repoUrl, commitSha, checkout);
-    try {
-      return await fn(checkout);
-    } finally {
-      await deps.git.release(repoUrl, checkout).catch(() => undefined);
-    }
-  };
+  const { withScratch, withCheckout } = createWorkspace(deps);
 
   return withFailureMapping({
     /** Pins a branch, tag or SHA to the commit it names now. */

@@ -10,6 +10,7 @@ export const errorCodes = {
   DatasetInvalid: { retryable: false, httpStatus: 422 },
   TrainingFailed: { retryable: false, httpStatus: 422 },
   EvaluationFailed: { retryable: false, httpStatus: 422 },
+  ShadowTestFailed: { retryable: false, httpStatus: 422 },
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },

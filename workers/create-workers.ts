@@ -1,5 +1,6 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createRegistryActivities } from '../activities/registry';
+import { createShadowActivities } from '../activities/shadow';
 import { createTrainActivities } from '../activities/train';
 import { taskQueues, type TaskQueueRole } from '../workflows/definitions';
 import type { WorkerDeps } from './deps';
@@ -22,16 +23,16 @@ export interface CreateWorkersOptions {
  * runs training. They can share a process or scale alone.
  */
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
-  const roles = opts.roles ?? ['control', 'train'];
+  const roles = opts.roles ?? ['control', 'train', 'stream'];
   const names = { ...taskQueues, ...opts.queueNames };
   const activities = {
     ...createTrainActivities(opts.deps),
     ...createRegistryActivities({ registry: opts.deps.registry }),
+    ...createShadowActivities({ ...opts.deps, python: opts.deps.pythonOptions }),
   };
   const workflowSource = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath };
   const workers: Worker[] = [];
   for (const role of roles) {
-    if (role === 'stream') continue; // no stream processors yet
     workers.push(
       await Worker.create({
         connection: opts.connection,
@@ -40,7 +41,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         activities,
         ...(role === 'control' ? workflowSource : {}),
         // Training is CPU-bound; on the train queue run as many at once as there are cores.
-        maxConcurrentActivityTaskExecutions: role === 'train' ? 2 : 50,
+        maxConcurrentActivityTaskExecutions: role === 'train' ? 2 : role === 'stream' ? 10 : 50,
         // Heartbeats carry cancellation back to an activity: keep them frequent so an abort
         // stops a training process within seconds, not a minute.
         maxHeartbeatThrottleInterval: '2 seconds',

@@ -4,7 +4,7 @@ import { ArtifactStore } from '../core/artifacts/store';
 import type { MloopConfig } from '../core/config';
 import { GitCheckouts } from '../core/git/checkout';
 import { createKafkaAdapter, type KafkaPort } from '../core/kafka/adapter';
-import { PythonRuntime } from '../core/python/runtime';
+import { PythonRuntime, type PythonRuntimeOptions } from '../core/python/runtime';
 import { Registry } from '../core/registry/registry';
 
 /** The clients every activity factory receives; built once per worker process. */
@@ -15,6 +15,8 @@ export interface WorkerDeps {
   /** Dataset snapshots (topic replays), content-addressed like artifacts. */
   datasets: ArtifactStore;
   python: PythonRuntime;
+  /** For processes other than training: model servers. */
+  pythonOptions: PythonRuntimeOptions;
   kafka: KafkaPort;
   /** For activities that message workflows (progress reports). */
   temporal: Client;
@@ -32,6 +34,7 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
     artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     datasets: new ArtifactStore(path.join(config.dataDir, 'datasets'), '.csv'),
     python: new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
+    pythonOptions: { python: config.pythonExecutable, runtimeDir: config.runtimeDir },
     kafka,
     temporal: new Client({ connection, namespace: config.temporalNamespace }),
     workDir: path.join(config.dataDir, 'work'),

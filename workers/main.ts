@@ -7,7 +7,7 @@ import { createWorkerDeps } from './deps';
 /** Worker process entry point. MLOOP_WORKER_ROLES=control,train picks the queues it serves. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const roles = (process.env.MLOOP_WORKER_ROLES ?? 'control,train').split(',').map((r) => r.trim()) as TaskQueueRole[];
+  const roles = (process.env.MLOOP_WORKER_ROLES ?? 'control,train,stream').split(',').map((r) => r.trim()) as TaskQueueRole[];
   for (const r of roles) if (!(r in taskQueues)) throw new Error(`MLOOP_WORKER_ROLES: unknown role "${r}" (known: ${Object.keys(taskQueues).join(', ')})`);
 
   const connection = await NativeConnection.connect({ address: config.temporalAddress });

@@ -2,10 +2,12 @@
  * Every message definition, input/result type and task-queue name of mloop's workflows. Clients,
  * workers and the API import from here, so a name is written once.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { TopicRangeSpec } from '../core/data/topic-snapshot';
+import type { TopicPosition, TopicRangeSpec } from '../core/data/topic-snapshot';
 import type { GateResult } from '../core/evaluation/gates';
+import type { ShadowReport } from '../core/shadow/report';
+import type { ShadowJudgement, ShadowThresholds } from '../core/shadow/thresholds';
 
 export const taskQueues = {
   control: 'mloop-control',
@@ -68,15 +70,62 @@ export interface LifecycleInput {
   holdout?: Partial<HoldoutSpec>;
   /** Training stops and fails after this long; default 120 minutes. */
   trainTimeoutMinutes?: number;
+  /** When given, the trained candidate is shadow-tested on live data before the lifecycle ends. */
+  shadow?: ShadowConfig;
   requestedBy: string;
   /**
    * Task queue for the CPU-heavy stage activities; defaults to `mloop-train`. Tests and
    * multi-tenant setups route work to their own workers with it.
    */
   trainTaskQueue?: string;
+  /** Task queue for stream processors (shadow tests); defaults to `mloop-stream`. */
+  streamTaskQueue?: string;
 }
 
-export type LifecycleStage = 'train' | 'done' | 'failed' | 'aborted';
+export type LifecycleStage = 'train' | 'shadow' | 'done' | 'failed' | 'aborted';
+
+/** Where a shadow test starts reading its input topic. */
+export type ShadowStart = 'latest' | 'earliest' | TopicPosition;
+
+export interface ShadowConfig {
+  /** The live topic of JSON records to score (features as fields). */
+  inputTopic: string;
+  /** Ground truth arriving later: JSON records keyed like the input, the label in `labelField`. */
+  labelsTopic?: string;
+  /** Field of a label record that holds the label; default `label`. */
+  labelField?: string;
+  startAt?: ShadowStart;
+  /** Stop after this many input messages, or this many seconds, whichever comes first. */
+  stopAfter: { messages?: number; seconds?: number };
+  thresholds: ShadowThresholds;
+  /** Labels joined within this window of their prediction; default 1 hour. */
+  labelWindowSeconds?: number;
+}
+
+/** A registered version, with what it takes to serve it. */
+export interface VersionRef {
+  version: number;
+  commitSha: string;
+  repoUrl: string;
+  repoPath: string;
+  artifactDigest: string;
+}
+
+export interface ShadowTestInput {
+  model: string;
+  task: 'classification' | 'regression';
+  candidate: VersionRef;
+  config: ShadowConfig;
+  streamTaskQueue: string;
+  lifecycleId: string;
+}
+
+export interface ShadowTestResult {
+  report: ShadowReport;
+  judgement: ShadowJudgement;
+  shadowTopic: string;
+  deadLetterTopic: string;
+}
 
 /** What the training activity reports to its lifecycle while it runs. */
 export interface TrainProgress {
@@ -103,6 +152,7 @@ export interface TrainModelInput {
 
 export interface TrainModelResult {
   model: string;
+  task: 'classification' | 'regression';
   version: number;
   runId: string;
   commitSha: string;
@@ -121,13 +171,19 @@ export interface LifecycleStatus {
   version?: number;
   metrics?: Record<string, number | null>;
   progress?: Omit<TrainProgress, 'log'>;
+  /** Live figures of a running shadow test. */
+  shadow?: ShadowReport;
   /** The last lines the model code printed. */
   log?: string[];
   error?: string;
 }
 
-export type LifecycleResult = LifecycleStatus & { train?: TrainModelResult };
+export type LifecycleResult = LifecycleStatus & { train?: TrainModelResult; shadowTest?: ShadowTestResult };
 
 export const statusQuery = defineQuery<LifecycleStatus>('status');
 export const abortSignal = defineSignal<[{ reason: string; by: string }]>('abort');
 export const trainProgressSignal = defineSignal<[TrainProgress]>('trainProgress');
+/** Ends a running shadow test early; it finishes with the messages scored so far. */
+export const stopShadowSignal = defineSignal<[{ by: string }]>('stopShadow');
+/** A shadow test reports its live figures; the answer tells it whether to stop. */
+export const shadowProgressUpdate = defineUpdate<{ stop: boolean }, [ShadowReport]>('shadowProgress');

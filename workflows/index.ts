@@ -1,2 +1,3 @@
 export { modelLifecycle } from './model-lifecycle';
 export { trainModel } from './train-model';
+export { shadowTest } from './shadow-test';

@@ -13,6 +13,8 @@ import {
 import {
   abortSignal,
   searchAttributes,
+  shadowProgressUpdate,
+  stopShadowSignal,
   trainProgressSignal,
   statusQuery,
   taskQueues,
@@ -21,6 +23,8 @@ import {
   type LifecycleStage,
   type LifecycleStatus,
 } from './definitions';
+import type { ShadowReport } from '../core/shadow/report';
+import { shadowTest } from './shadow-test';
 import { trainModel } from './train-model';
 
 /**
@@ -38,6 +42,22 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
     status.progress = progress;
     if (log?.length) status.log = [...(status.log ?? []), ...log].slice(-20);
   });
+  let stopShadowRequested = false;
+  setHandler(stopShadowSignal, () => {
+    stopShadowRequested = true;
+  });
+  setHandler(
+    shadowProgressUpdate,
+    (report) => {
+      status.shadow = report;
+      return { stop: stopShadowRequested };
+    },
+    {
+      validator: (_report: ShadowReport) => {
+        if (status.stage !== 'shadow') throw new Error(`no shadow test is running (stage: ${status.stage})`);
+      },
+    },
+  );
   setHandler(abortSignal, ({ reason, by }) => {
     abortReason = `aborted by ${by}: ${reason}`;
     stages.cancel();
@@ -75,8 +95,40 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
     delete status.progress;
     upsertMemo({ commitSha: train.commitSha });
     upsertSearchAttributes([{ key: searchAttributes.version, value: train.version }]);
+
+    const shadowConfig = input.shadow;
+    const shadow = shadowConfig
+      ? await (async () => {
+          enter('shadow');
+          const result = await stages.run(() =>
+            executeChild(shadowTest, {
+              workflowId: `${workflowInfo().workflowId}/shadow`,
+              args: [
+                {
+                  model: input.model,
+                  task: train.task,
+                  candidate: { version: train.version, commitSha: train.commitSha, repoUrl: input.repo.url, repoPath: input.repo.path, artifactDigest: train.artifactDigest },
+                  config: shadowConfig,
+                  streamTaskQueue: input.streamTaskQueue ?? taskQueues.stream,
+                  lifecycleId: workflowInfo().workflowId,
+                },
+              ],
+            }),
+          );
+          status.shadow = result.report;
+          if (!result.judgement.passed) {
+            throw ApplicationFailure.create({
+              type: 'ShadowTestFailed',
+              message: `shadow test failed: ${result.judgement.reasons.join('; ')}`,
+              nonRetryable: true,
+              details: [result],
+            });
+          }
+          return result;
+        })()
+      : undefined;
     enter('done');
-    return { ...status, train };
+    return { ...status, train, ...(shadow ? { shadowTest: shadow } : {}) };
   } catch (err) {
     if (abortReason !== undefined && isCancellation(err)) {
       status.error = abortReason;

@@ -106,6 +106,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
 
   return {
     model: input.model,
+    task: trained.manifest.task,
     version: version.version,
     runId: run.runId,
     commitSha,

@@ -23,6 +23,7 @@ export interface LifecycleRouteOptions {
   /** Queue overrides, so tests can route to their own workers. */
   controlTaskQueue?: string;
   trainTaskQueue?: string;
+  streamTaskQueue?: string;
 }
 
 export function lifecycleRoutes(opts: LifecycleRouteOptions) {
@@ -46,6 +47,8 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
         ...(body.trainTimeoutMinutes ? { trainTimeoutMinutes: body.trainTimeoutMinutes } : {}),
         requestedBy: requester(request.headers['x-mloop-user']),
         ...(opts.trainTaskQueue ? { trainTaskQueue: opts.trainTaskQueue } : {}),
+        ...(opts.streamTaskQueue ? { streamTaskQueue: opts.streamTaskQueue } : {}),
+        ...(body.shadow ? { shadow: body.shadow } : {}),
       };
       const workflowId = lifecycleWorkflowId(body.model, body.key ?? randomUUID());
       const handle = await app.temporal.workflow.start('modelLifecycle', {

@@ -10,6 +10,37 @@ const TopicPosition = Type.Object(
   { additionalProperties: false },
 );
 
+const topicName = Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' });
+const modelLimit = Type.Union([Type.Number({ minimum: 0 }), Type.Object({ candidate: Type.Optional(Type.Number({ minimum: 0 })), champion: Type.Optional(Type.Number({ minimum: 0 })) }, { additionalProperties: false })]);
+
+const ShadowConfigSchema = Type.Object(
+  {
+    inputTopic: topicName,
+    labelsTopic: Type.Optional(topicName),
+    labelField: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    startAt: Type.Optional(Type.Union([Type.Literal('latest'), Type.Literal('earliest'), TopicPosition])),
+    stopAfter: Type.Object(
+      { messages: Type.Optional(Type.Integer({ minimum: 1 })), seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 })) },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+    thresholds: Type.Object(
+      {
+        minMessages: Type.Optional(Type.Integer({ minimum: 0 })),
+        minAgreement: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+        maxMeanAbsDiff: Type.Optional(Type.Number({ minimum: 0 })),
+        maxFailureRate: Type.Optional(modelLimit),
+        maxP99LatencyMs: Type.Optional(modelLimit),
+        maxErrorIncrease: Type.Optional(
+          Type.Object({ max: Type.Number({ minimum: 0 }), metric: Type.Optional(Type.String()), minLabelled: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    labelWindowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false, description: 'Shadow-test the trained candidate on a live topic before the lifecycle ends' },
+);
+
 export const StartLifecycleBody = Type.Object(
   {
     model: Type.String({ pattern: modelNamePattern, description: 'Model name: lowercase letters, digits, ".", "_" and "-"' }),
@@ -50,6 +81,7 @@ export const StartLifecycleBody = Type.Object(
       ),
     ),
     trainTimeoutMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 60 })),
+    shadow: Type.Optional(ShadowConfigSchema),
     params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Training parameters, merged over the manifest defaults' })),
     key: Type.Optional(
       Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Idempotency key: the same key starts the same lifecycle once' }),

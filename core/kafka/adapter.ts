@@ -59,7 +59,20 @@ export interface KafkaPort {
    * is read. `onBatch` gets each partition's records in offset order.
    */
   readRanges(topic: string, ranges: PartitionRange[], onBatch: (records: ConsumedRecord[]) => Promise<void>, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streams topics from explicit per-partition offsets (partitions not named start at their
+   * earliest offset), committing nothing: the caller keeps its own offsets. `onBatch` gets one
+   * partition's records at a time, in offset order, and the next batch waits for it. Resolves
+   * when `signal` aborts or `onBatch` throws (then it rejects).
+   */
+  stream(starts: TopicStart[], onBatch: (records: ConsumedRecord[]) => Promise<void>, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TopicStart {
+  topic: string;
+  /** Partition → first offset to read. */
+  offsets: Record<string, string>;
 }
 
 export interface KafkaAdapterOptions {
@@ -206,6 +219,56 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
           await done;
         } finally {
           signal?.removeEventListener('abort', onAbort);
+        }
+      } finally {
+        consumers.delete(consumer);
+        await consumer.disconnect();
+      }
+    },
+
+    async stream(starts, onBatch, signal) {
+      if (signal.aborted) return;
+      const consumer = kafka.consumer({ groupId: `mloop-stream-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+      consumers.add(consumer);
+      try {
+        await consumer.connect();
+        for (const s of starts) await consumer.subscribe({ topic: s.topic, fromBeginning: true });
+        let finish!: (err?: unknown) => void;
+        const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+        const onAbort = (): void => finish();
+        signal.addEventListener('abort', onAbort, { once: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
+            if (signal.aborted || !isRunning()) return;
+            const records: ConsumedRecord[] = batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              timestamp: m.timestamp,
+              key: m.key?.toString('utf8') ?? null,
+              value: m.value?.toString('utf8') ?? '',
+              headers: decodeHeaders(m.headers),
+            }));
+            try {
+              if (records.length > 0) await onBatch(records);
+            } catch (err) {
+              finish(err);
+              return;
+            }
+            const last = records.at(-1);
+            if (last) resolveOffset(last.offset);
+            await heartbeat();
+          },
+        });
+        for (const s of starts) {
+          for (const [partition, offset] of Object.entries(s.offsets)) consumer.seek({ topic: s.topic, partition: Number(partition), offset });
+        }
+        try {
+          await done;
+        } finally {
+          signal.removeEventListener('abort', onAbort);
         }
       } finally {
         consumers.delete(consumer);

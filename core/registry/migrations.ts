@@ -81,6 +81,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('alias_history_model_at').on('alias_history').columns(['model', 'at']).execute();
     },
   },
+  '0003_shadow_reports': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('shadow_reports')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('lifecycle_id', 'text', (c) => c.notNull())
+        .addColumn('passed', 'integer', (c) => c.notNull())
+        .addColumn('reasons_json', 'text', (c) => c.notNull())
+        .addColumn('report_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('shadow_reports_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

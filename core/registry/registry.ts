@@ -1,3 +1,5 @@
+import * as shadowReports from './shadow-reports';
+import type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,7 @@ import type { ModelVersion, NewModelVersion } from './versions';
 export type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
 export { aliasPattern } from './aliases';
 export type { ModelSummary } from './models';
+export type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
 export type { ModelVersion, NewModelVersion } from './versions';
 
@@ -129,6 +132,14 @@ export class Registry {
 
   aliasHistory(model: string): Promise<AliasMove[]> {
     return aliases.aliasHistory(this.db, model);
+  }
+
+  recordShadowReport(r: NewShadowReport): Promise<StoredShadowReport> {
+    return shadowReports.recordShadowReport(this.ctx, r);
+  }
+
+  listShadowReports(model: string, version: number): Promise<StoredShadowReport[]> {
+    return shadowReports.listShadowReports(this.ctx, model, version);
   }
 
   async close(): Promise<void> {

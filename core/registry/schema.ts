@@ -70,7 +70,21 @@ export interface AliasHistoryTable {
   reason: string | null;
 }
 
+/** The final report of each shadow test of a version, kept whether it passed or not. */
+export interface ShadowReportsTable {
+  /** Idempotency key: the shadow test's workflow execution. */
+  id: string;
+  model: string;
+  version: number;
+  lifecycle_id: string;
+  passed: number;
+  reasons_json: string;
+  report_json: string;
+  created_at: string;
+}
+
 export interface RegistryDatabase {
+  shadow_reports: ShadowReportsTable;
   models: ModelsTable;
   model_versions: ModelVersionsTable;
   runs: RunsTable;

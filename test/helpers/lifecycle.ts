@@ -12,6 +12,7 @@ export function buildTestApp(stack: TestStack): Promise<FastifyInstance> {
     webUiUrl: config.temporalUiUrl,
     controlTaskQueue: stack.queues.control,
     trainTaskQueue: stack.queues.train,
+    streamTaskQueue: stack.queues.stream,
   });
 }
 

@@ -12,9 +12,9 @@ import { createWorkerDeps, type WorkerDeps } from '../../workers/deps';
 export const config = loadConfig();
 
 /** Names unique to one test: task queues, topics, workflow keys. */
-export function testNames(testName: string): { prefix: string; control: string; train: string } {
+export function testNames(testName: string): { prefix: string; control: string; train: string; stream: string } {
   const prefix = `${testName.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
-  return { prefix, control: `${prefix}-control`, train: `${prefix}-train` };
+  return { prefix, control: `${prefix}-control`, train: `${prefix}-train`, stream: `${prefix}-stream` };
 }
 
 export async function tempDir(name: string): Promise<string> {
@@ -25,7 +25,7 @@ export interface TestStack {
   client: Client;
   deps: WorkerDeps;
   dataDir: string;
-  queues: { control: string; train: string };
+  queues: { control: string; train: string; stream: string };
   stop(): Promise<void>;
 }
 
@@ -42,7 +42,7 @@ export async function startTestStack(testName: string): Promise<TestStack> {
     connection: nativeConnection,
     namespace: config.temporalNamespace,
     deps,
-    queueNames: { control: names.control, train: names.train },
+    queueNames: { control: names.control, train: names.train, stream: names.stream },
   });
   const running = workers.map((w: Worker) => w.run());
   const connection = await Connection.connect({ address: config.temporalAddress });
@@ -51,7 +51,7 @@ export async function startTestStack(testName: string): Promise<TestStack> {
     client,
     deps,
     dataDir,
-    queues: { control: names.control, train: names.train },
+    queues: { control: names.control, train: names.train, stream: names.stream },
     async stop() {
       for (const w of workers) w.shutdown();
       await Promise.all(running);

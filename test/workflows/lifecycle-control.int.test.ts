@@ -6,6 +6,7 @@ import { buildTestApp, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { slowTrainPy } from '../helpers/slow-model';
 import { startTestStack, type TestStack } from '../helpers/stack';
+import { until } from '../helpers/until';
 
 const processesUnder = (dir: string): string => {
   try {
@@ -14,16 +15,6 @@ const processesUnder = (dir: string): string => {
     return '';
   }
 };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('a running lifecycle: live progress and abort (real stack)', () => {
   let stack: TestStack;
