@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,16 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """The signal's only effect is the byte signal.set_wakeup_fd writes."""
 
 
+def _stop_when_orphaned(parent: int, interval: float = 1.0) -> None:
+    """The engine can die without stopping its servers (a worker killed with SIGKILL). A server
+    that nobody can reach or stop must not outlive it: once reparented, stop like on SIGTERM."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
 def _serve_until_stop_signal(server: InferenceServer, on_serving: Callable[[], None]) -> None:
     """Serves on a thread while the main thread waits for SIGTERM/SIGINT, then stops
     gracefully. The handlers only wake the main thread (set_wakeup_fd): nothing happens
@@ -55,6 +66,7 @@ def _serve_until_stop_signal(server: InferenceServer, on_serving: Callable[[], N
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="mloop-serve", daemon=True
         )
         thread.start()
+        threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="mloop-orphan-watch", daemon=True).start()
         on_serving()
         while not os.read(read_end, 1):  # blocks until a signal arrives
             pass

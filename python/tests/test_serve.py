@@ -491,3 +491,40 @@ def test_regression_infer_and_graceful_sigterm(launched: dict[str, Server]) -> N
         idle.close()
     finally:
         server.stop()
+
+
+def _alive(pid: int) -> bool:
+    """True while the process runs; a zombie waiting for its new parent to reap it has exited."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_server_stops_when_its_parent_dies(tmp_path: Path) -> None:
+    model_dir = write_model_dir(tmp_path / "model", regression_manifest(), REGRESSOR_TRAIN, SLOW_REGRESSOR_PREDICT)
+    artifact = train(tmp_path, model_dir, write_regression_csv(tmp_path / "data.csv"))
+    # A parent that starts the server, says its pid, and is then killed like a crashed worker.
+    launcher = "import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); print(p.pid, flush=True); time.sleep(600)"
+    args = ["--model-dir", str(model_dir), "--artifact", str(artifact), "--model-name", "orphan", "--model-version", "1", "--port", "0"]
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR), "PYTHONHASHSEED": "0"}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", launcher, sys.executable, "-m", "mloop_runtime", "serve", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert parent.stdout is not None
+    server_pid = int(parent.stdout.readline())
+    try:
+        assert json.loads(parent.stdout.readline())["event"] == "ready"
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(server_pid), "the model server outlived its parent"
+    finally:
+        if _alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
