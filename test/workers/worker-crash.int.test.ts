@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -7,38 +7,7 @@ import { Registry } from '../../core/registry/registry';
 import type { LifecycleInput, LifecycleResult } from '../../workflows/definitions';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { config, tempDir, testNames } from '../helpers/stack';
-
-const root = path.resolve(import.meta.dirname, '../..');
-
-/** The real worker entry point in its own process, so it can be killed like a crashed machine. */
-function startWorker(dataDir: string, queues: { control: string; train: string }): { proc: ChildProcess; ready: Promise<void> } {
-  const proc = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'workers/main.ts')], {
-    env: { ...process.env, MLOOP_DATA: dataDir, MLOOP_TASK_QUEUE_CONTROL: queues.control, MLOOP_TASK_QUEUE_TRAIN: queues.train },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('mloop worker serving')) resolve();
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    proc.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready:\n${output}`)));
-  });
-  return { proc, ready };
-}
-
-const killGroup = (proc: ChildProcess, signal: NodeJS.Signals): void => {
-  if (proc.pid !== undefined && proc.exitCode === null) {
-    try {
-      process.kill(-proc.pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
-};
+import { killGroup, startWorker } from '../helpers/worker-process';
 
 describe('worker crash right after training (real worker process, SIGKILL)', () => {
   let connection: Connection;
@@ -56,7 +25,7 @@ describe('worker crash right after training (real worker process, SIGKILL)', () 
 
   it('completes after a restart with exactly one new version registered', async () => {
     const names = testNames('worker-crash');
-    const queues = { control: names.control, train: names.train };
+    const queues = { control: names.control, train: names.train, stream: names.stream };
     const dataDir = await tempDir('worker-crash');
     const repo = await createExampleModelRepo();
     const dataset = await createExampleDataset(3000);
