@@ -9,6 +9,7 @@ import { startModelServer } from '../../core/serving/model-server';
 import type { ShadowReport } from '../../core/shadow/report';
 import { createRng, generateLabelled } from '../../examples/predictive-maintenance/data/sensors';
 import { statusQuery } from '../../workflows/definitions';
+import { recordHistories } from '../helpers/histories';
 import { buildTestApp, finishedLifecycle, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { config, startTestStack, type TestStack } from '../helpers/stack';
@@ -138,6 +139,7 @@ describe('shadow test on a live topic (real Temporal, Kafka, model servers)', ()
     expect(r.candidate.metrics.accuracy).toBeCloseTo(await direct(2), 10);
     expect(r.champion?.metrics.accuracy).toBeCloseTo(await direct(1), 10);
 
+    await recordHistories({ 'model-lifecycle.shadow-passed': id, 'shadow-test.passed': `${id}/shadow` });
     const stored = await stack.deps.registry.listShadowReports(model, 2);
     expect(stored).toHaveLength(1);
     expect(stored[0]?.passed).toBe(true);
