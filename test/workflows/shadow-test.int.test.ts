@@ -8,7 +8,7 @@ import { KServeClient } from '../../core/serving/kserve-client';
 import { startModelServer } from '../../core/serving/model-server';
 import type { ShadowReport } from '../../core/shadow/report';
 import { createRng, generateLabelled } from '../../examples/predictive-maintenance/data/sensors';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery, stopShadowSignal } from '../../workflows/definitions';
 import { recordHistories } from '../helpers/histories';
 import { buildTestApp, finishedLifecycle, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
@@ -170,5 +170,22 @@ describe('shadow test on a live topic (real Temporal, Kafka, model servers)', ()
     expect(done.status).toBe('FAILED');
     expect(done.error).toMatch(/shadow test failed: agreement 0\.\d+ is below the minimum 0\.999 \(\d+ of 200 messages\)/);
     expect((await stack.deps.registry.listShadowReports(model, 2))[0]?.passed).toBe(false);
+  });
+
+  it('ends early on a stopShadow signal with the messages scored so far', async () => {
+    const model = `pm-shadow-stop-${randomUUID().slice(0, 6)}`;
+    const repo = await createExampleModelRepo({ 'mloop.yaml': relaxedManifest });
+    const input = `test.live.${randomUUID()}`;
+    await kafka.ensureTopic(input, 2);
+    const id = await startShadowed(model, repo, await createExampleDataset(1000, 8), {}, { inputTopic: input, stopAfter: { seconds: 3600 }, thresholds: { minMessages: 40 } });
+    const rng = createRng(4);
+    await kafka.produce(input, Array.from({ length: 40 }, (_, i) => ({ key: `r-${i}`, value: JSON.stringify(generateLabelled(rng)) })));
+    const handle = stack.client.workflow.getHandle(id);
+    await until('40 messages to be scored', async () => ((await handle.query(statusQuery)).shadow?.messages === 40 ? true : undefined));
+    await handle.signal(stopShadowSignal, { by: 'erin' });
+    const done = await finishedLifecycle<{ shadowTest: { report: ShadowReport } }>(app, stack, id);
+    expect(done.status, done.error).toBe('COMPLETED');
+    expect(done.shadowTest.report.messages).toBe(40);
+    expect(done.shadowTest.report.elapsedMs).toBeLessThan(120_000);
   });
 });
