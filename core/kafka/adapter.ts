@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 
 /** A message as mloop sees it: text key, JSON or text value, string headers. */
 export interface StreamRecord {
@@ -128,15 +128,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       await consumer.run({
         autoCommit: true,
         eachMessage: async ({ topic, partition, message }) => {
-          await onRecord({
-            topic,
-            partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-            key: message.key?.toString('utf8') ?? null,
-            value: message.value?.toString('utf8') ?? '',
-            headers: decodeHeaders(message.headers),
-          });
+          await onRecord(toConsumed(topic, partition, message));
         },
       });
       return {
@@ -186,15 +178,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
             for (const m of batch.messages) {
               if (BigInt(m.offset) < BigInt(range.from)) continue;
               if (BigInt(m.offset) >= end) break;
-              records.push({
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: m.offset,
-                timestamp: m.timestamp,
-                key: m.key?.toString('utf8') ?? null,
-                value: m.value?.toString('utf8') ?? '',
-                headers: decodeHeaders(m.headers),
-              });
+              records.push(toConsumed(batch.topic, batch.partition, m));
             }
             try {
               if (records.length > 0) await onBatch(records);
@@ -242,15 +226,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
           eachBatchAutoResolve: false,
           eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
             if (signal.aborted || !isRunning()) return;
-            const records: ConsumedRecord[] = batch.messages.map((m) => ({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              timestamp: m.timestamp,
-              key: m.key?.toString('utf8') ?? null,
-              value: m.value?.toString('utf8') ?? '',
-              headers: decodeHeaders(m.headers),
-            }));
+            const records = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
             try {
               if (records.length > 0) await onBatch(records);
             } catch (err) {
@@ -282,6 +258,18 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       if (producer) await (await producer).disconnect();
       producer = undefined;
     },
+  };
+}
+
+function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key?.toString('utf8') ?? null,
+    value: m.value?.toString('utf8') ?? '',
+    headers: decodeHeaders(m.headers),
   };
 }
 

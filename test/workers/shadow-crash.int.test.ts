@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -11,14 +10,8 @@ import { createExampleDataset, createExampleModelRepo } from '../helpers/model-r
 import { config, tempDir, testNames } from '../helpers/stack';
 import { until } from '../helpers/until';
 import { killGroup, startWorker } from '../helpers/worker-process';
+import { processesMentioning } from '../helpers/processes';
 
-const processesUnder = (dir: string): string => {
-  try {
-    return execFileSync('pgrep', ['-af', dir], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-};
 
 describe('shadow test survives a worker crash (real worker process, SIGKILL mid-test)', () => {
   let connection: Connection;
@@ -104,7 +97,7 @@ describe('shadow test survives a worker crash (real worker process, SIGKILL mid-
     });
     expect(keys.size).toBe(K);
     // Nothing of the killed worker lives on: its model server stopped when it lost its parent.
-    await until('orphaned processes to exit', async () => (processesUnder(dataDir) === '' ? true : undefined), 20_000);
+    await until('orphaned processes to exit', async () => (processesMentioning(dataDir) === '' ? true : undefined), 20_000);
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery, type LifecycleStatus } from '../../workflows/definitions';
@@ -7,14 +6,8 @@ import { createExampleDataset, createExampleModelRepo } from '../helpers/model-r
 import { slowTrainPy } from '../helpers/slow-model';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { until } from '../helpers/until';
+import { processesMentioning } from '../helpers/processes';
 
-const processesUnder = (dir: string): string => {
-  try {
-    return execFileSync('pgrep', ['-af', dir], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-};
 
 describe('a running lifecycle: live progress and abort (real stack)', () => {
   let stack: TestStack;
@@ -43,14 +36,14 @@ describe('a running lifecycle: live progress and abort (real stack)', () => {
     const viaApi = (await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` })).json<LifecycleStatus & { status: string }>();
     expect(viaApi.status).toBe('RUNNING');
     expect(viaApi.log).toContain('epoch 1');
-    expect(processesUnder(stack.dataDir)).toContain('mloop_runtime train');
+    expect(processesMentioning(stack.dataDir)).toContain('mloop_runtime train');
 
     const abort = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, headers: { 'x-mloop-user': 'dave' }, payload: { reason: 'wrong dataset' } });
     expect(abort.statusCode, abort.body).toBe(202);
     const result = await handle.result();
     expect(result.stage).toBe('aborted');
     expect(result.error).toBe('aborted by dave: wrong dataset');
-    await until('the training process to exit', async () => (processesUnder(stack.dataDir) === '' ? true : undefined), 20_000);
+    await until('the training process to exit', async () => (processesMentioning(stack.dataDir) === '' ? true : undefined), 20_000);
     expect(await stack.deps.registry.listVersions('pm-slow')).toEqual([]);
 
     const again = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, payload: { reason: 'twice' } });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { PythonRuntime } from '../../../core/python/runtime';
 import { createExampleDataset } from '../../helpers/model-repo';
 import { slowTrainPy } from '../../helpers/slow-model';
 import { config, tempDir } from '../../helpers/stack';
+import { processesMentioning } from '../../helpers/processes';
 
 const exampleModel = path.resolve(import.meta.dirname, '../../../examples/predictive-maintenance/model');
 
@@ -16,13 +16,6 @@ async function slowModelDir(): Promise<string> {
   return dir;
 }
 
-const runningIn = (marker: string): string => {
-  try {
-    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-};
 
 describe('Python runtime process control (real Python)', () => {
   const runtime = new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir });
@@ -40,7 +33,7 @@ describe('Python runtime process control (real Python)', () => {
     ).rejects.toThrow('exceeded its timeout of 8 s');
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(lines).toContain('epoch 1');
-    expect(runningIn(modelDir)).toBe('');
+    expect(processesMentioning(modelDir)).toBe('');
     await expect(fs.stat(outDir)).rejects.toThrow();
   });
 
@@ -52,6 +45,6 @@ describe('Python runtime process control (real Python)', () => {
       { signal: controller.signal, onEvent: (e) => e.event === 'log' && e.line === 'epoch 2' && controller.abort() },
     );
     await expect(run).rejects.toThrow('cancelled');
-    expect(runningIn(modelDir)).toBe('');
+    expect(processesMentioning(modelDir)).toBe('');
   });
 });
