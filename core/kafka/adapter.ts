@@ -111,13 +111,12 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
     },
 
     async produce(topic, records) {
-      if (records.length === 0) return;
       const p = await getProducer();
-      await p.send({
-        topic,
-        acks: -1,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-      });
+      // kafkajs sends one record batch per partition, and the broker refuses batches over its
+      // message size limit (1 MiB by default): send large inputs in pieces.
+      for (const chunk of chunksBySize(records, 512 * 1024)) {
+        await p.send({ topic, acks: -1, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+      }
     },
 
     async consume({ groupId, topics, fromBeginning = false, onRecord }) {
@@ -259,6 +258,22 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       producer = undefined;
     },
   };
+}
+
+function* chunksBySize(records: StreamRecord[], maxBytes: number): Generator<StreamRecord[]> {
+  let chunk: StreamRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = Buffer.byteLength(r.value) + (r.key ? Buffer.byteLength(r.key) : 0) + 64;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(r);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {

@@ -52,4 +52,14 @@ describe('Kafka adapter against the real broker', () => {
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     }
   });
+
+  it('sends more than the broker takes in one request, in pieces', async () => {
+    const topic = `test.adapter.big.${randomUUID()}`;
+    await kafka.ensureTopic(topic, 1);
+    // 3 MiB for one partition: three times the broker's default message size limit.
+    const records = Array.from({ length: 3000 }, (_, i) => ({ key: `k-${i}`, value: JSON.stringify({ i, pad: 'x'.repeat(1000) }) }));
+    await kafka.produce(topic, records);
+    const [offsets] = await kafka.partitionOffsets(topic);
+    expect(offsets?.high).toBe('3000');
+  });
 });
