@@ -188,4 +188,31 @@ describe('shadow test on a live topic (real Temporal, Kafka, model servers)', ()
     expect(done.shadowTest.report.messages).toBe(40);
     expect(done.shadowTest.report.elapsedMs).toBeLessThan(120_000);
   });
+
+  it('starts at a point in time and ends at its duration', async () => {
+    const model = `pm-shadow-time-${randomUUID().slice(0, 6)}`;
+    const repo = await createExampleModelRepo({ 'mloop.yaml': relaxedManifest });
+    const input = `test.live.${randomUUID()}`;
+    await kafka.ensureTopic(input, 2);
+    const rng = createRng(6);
+    const reading = (i: number) => ({ key: `r-${i}`, value: JSON.stringify(generateLabelled(rng)) });
+    // 30 old readings, then 25 after the start time: only the later ones are in the test.
+    await kafka.produce(input, Array.from({ length: 30 }, (_, i) => reading(i)));
+    await new Promise((r) => setTimeout(r, 50));
+    const from = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 50));
+    await kafka.produce(input, Array.from({ length: 25 }, (_, i) => reading(100 + i)));
+    const started = Date.now();
+    const id = await startShadowed(model, repo, await createExampleDataset(1000, 9), {}, {
+      inputTopic: input,
+      startAt: { timestamp: from },
+      stopAfter: { seconds: 25 },
+      thresholds: { minMessages: 25 },
+    });
+    const done = await finishedLifecycle<{ shadowTest: { report: ShadowReport } }>(app, stack, id);
+    expect(done.status, done.error).toBe('COMPLETED');
+    expect(done.shadowTest.report.messages).toBe(25);
+    // The deadline counts from the shadow stage's start, which follows training.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20_000);
+  });
 });
