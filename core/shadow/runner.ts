@@ -53,13 +53,20 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
   const finished = (): boolean => report(state, elapsed()).messages >= o.maxMessages || (o.deadlineMs !== null && Date.now() >= o.deadlineMs);
 
   let lastProgress = 0;
+  let lastSent = '';
   let progressing = false;
-  const progress = async (): Promise<void> => {
+  // Each report lands in the lifecycle's history: an idle test sends one every 10 s, not every 2
+  // (the answer also carries a stop request, so an idle test still stops within 10 s).
+  const progress = async (force = false): Promise<void> => {
     if (!o.onProgress || progressing) return;
+    const r = report(state, elapsed());
+    const changed = `${r.messages}/${r.labels.joined}/${r.labels.waiting}`;
+    if (!force && changed === lastSent && Date.now() - lastProgress < 10_000) return;
     progressing = true;
     lastProgress = Date.now();
+    lastSent = changed;
     try {
-      if (await o.onProgress(report(state, elapsed()))) stop.abort();
+      if (await o.onProgress(r)) stop.abort();
     } finally {
       progressing = false;
     }
@@ -146,7 +153,7 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
   }
   if (o.signal.aborted) throw new Error('shadow test cancelled');
   o.onCheckpoint(shadowCheckpoint(state), elapsed());
-  await progress();
+  await progress(true);
   return report(state, elapsed());
 }
 
