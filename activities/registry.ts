@@ -4,8 +4,6 @@ import type { HoldoutInfo, PreparedDataset, VersionRef } from '../workflows/defi
 import { executionKeys } from './context';
 import { withFailureMapping } from './failures';
 
-export type ChampionRef = VersionRef;
-
 export interface RecordRunInput {
   lifecycleId: string;
   model: string;
@@ -26,7 +24,7 @@ export type RegisterInput = Omit<NewModelVersion, 'idempotencyKey' | 'workflowId
 export const createRegistryActivities = (deps: { registry: Registry }) =>
   withFailureMapping({
     /** The version the `champion` alias names now, with what it takes to score it again. */
-    async findChampion(input: { model: string }): Promise<ChampionRef | null> {
+    async findChampion(input: { model: string }): Promise<VersionRef | null> {
       const version = (await deps.registry.getAliases(input.model)).champion;
       if (version === undefined) return null;
       const v = await deps.registry.getVersion(input.model, version);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Batch, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
 
 /** A message as mloop sees it: text key, JSON or text value, string headers. */
 export interface StreamRecord {
@@ -155,100 +155,42 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
     async readRanges(topic, ranges, onBatch, signal) {
       const pending = new Map(ranges.filter((r) => BigInt(r.to) > BigInt(r.from)).map((r) => [r.partition, r]));
       if (pending.size === 0) return;
-      // A throwaway group: kafkajs only reads through groups, and seeking it never touches a
-      // real consumer group's offsets because nothing is committed.
-      const consumer = kafka.consumer({ groupId: `mloop-range-${randomUUID()}`, allowAutoTopicCreation: false });
-      consumers.add(consumer);
-      try {
-        await consumer.connect();
-        await consumer.subscribe({ topic, fromBeginning: true });
-        let finish!: (err?: unknown) => void;
-        const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
-        const onAbort = (): void => finish(new Error('reading the topic was cancelled'));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-            const range = pending.get(batch.partition);
-            if (!range) return;
-            const end = BigInt(range.to);
-            const records: ConsumedRecord[] = [];
-            for (const m of batch.messages) {
-              if (BigInt(m.offset) < BigInt(range.from)) continue;
-              if (BigInt(m.offset) >= end) break;
-              records.push(toConsumed(batch.topic, batch.partition, m));
-            }
-            try {
-              if (records.length > 0) await onBatch(records);
-            } catch (err) {
-              finish(err);
-              return;
-            }
-            const last = records.at(-1);
-            if (last) resolveOffset(last.offset);
-            await heartbeat();
-            // lastOffset() counts control records too, so a range ending on a transaction
-            // marker still completes.
-            if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= end) {
-              pending.delete(batch.partition);
-              consumer.pause([{ topic, partitions: [batch.partition] }]);
-              if (pending.size === 0) finish();
-            }
-          },
-        });
-        for (const r of pending.values()) consumer.seek({ topic, partition: r.partition, offset: r.from });
-        try {
-          await done;
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-        }
-      } finally {
-        consumers.delete(consumer);
-        await consumer.disconnect();
-      }
+      await runSeeked(kafka, consumers, {
+        topics: [topic],
+        seeks: [...pending.values()].map((r) => ({ topic, partition: r.partition, offset: r.from })),
+        signal,
+        abortError: new Error('reading the topic was cancelled'),
+        onBatch,
+        select: (batch) => {
+          const range = pending.get(batch.partition);
+          if (!range) return { records: [], partitionDone: false };
+          const end = BigInt(range.to);
+          const records: ConsumedRecord[] = [];
+          for (const m of batch.messages) {
+            if (BigInt(m.offset) < BigInt(range.from)) continue;
+            if (BigInt(m.offset) >= end) break;
+            records.push(toConsumed(batch.topic, batch.partition, m));
+          }
+          // lastOffset() counts control records too, so a range ending on a transaction marker
+          // still completes.
+          const partitionDone = batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= end;
+          if (partitionDone) pending.delete(batch.partition);
+          return { records, partitionDone };
+        },
+        allDone: () => pending.size === 0,
+      });
     },
 
     async stream(starts, onBatch, signal) {
       if (signal.aborted) return;
-      const consumer = kafka.consumer({ groupId: `mloop-stream-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
-      consumers.add(consumer);
-      try {
-        await consumer.connect();
-        for (const s of starts) await consumer.subscribe({ topic: s.topic, fromBeginning: true });
-        let finish!: (err?: unknown) => void;
-        const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
-        const onAbort = (): void => finish();
-        signal.addEventListener('abort', onAbort, { once: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
-            if (signal.aborted || !isRunning()) return;
-            const records = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
-            try {
-              if (records.length > 0) await onBatch(records);
-            } catch (err) {
-              finish(err);
-              return;
-            }
-            const last = records.at(-1);
-            if (last) resolveOffset(last.offset);
-            await heartbeat();
-          },
-        });
-        for (const s of starts) {
-          for (const [partition, offset] of Object.entries(s.offsets)) consumer.seek({ topic: s.topic, partition: Number(partition), offset });
-        }
-        try {
-          await done;
-        } finally {
-          signal.removeEventListener('abort', onAbort);
-        }
-      } finally {
-        consumers.delete(consumer);
-        await consumer.disconnect();
-      }
+      await runSeeked(kafka, consumers, {
+        topics: starts.map((s) => s.topic),
+        seeks: starts.flatMap((s) => Object.entries(s.offsets).map(([partition, offset]) => ({ topic: s.topic, partition: Number(partition), offset }))),
+        signal,
+        maxWaitTimeInMs: 200,
+        onBatch,
+        select: (batch) => ({ records: batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m)), partitionDone: false }),
+      });
     },
 
     async close() {
@@ -258,6 +200,62 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       producer = undefined;
     },
   };
+}
+
+interface SeekedRun {
+  topics: string[];
+  seeks: Array<{ topic: string; partition: number; offset: string }>;
+  signal?: AbortSignal;
+  /** On abort: reject with this error; without it, an abort simply ends the run. */
+  abortError?: Error;
+  maxWaitTimeInMs?: number;
+  /** The records of a fetched batch to deliver, and whether its partition is finished after them. */
+  select: (batch: Batch) => { records: ConsumedRecord[]; partitionDone: boolean };
+  onBatch: (records: ConsumedRecord[]) => Promise<void>;
+  allDone?: () => boolean;
+}
+
+/**
+ * Reads through a throwaway consumer group from explicit offsets, committing nothing: kafkajs
+ * only reads through groups, and seeking one that never commits touches no real group's
+ * offsets. Ends on `allDone`, on abort, or (rejecting) when `onBatch` throws.
+ */
+async function runSeeked(kafka: Kafka, consumers: Set<Consumer>, o: SeekedRun): Promise<void> {
+  const consumer = kafka.consumer({ groupId: `mloop-read-${randomUUID()}`, allowAutoTopicCreation: false, ...(o.maxWaitTimeInMs ? { maxWaitTimeInMs: o.maxWaitTimeInMs } : {}) });
+  consumers.add(consumer);
+  const onAbort = (): void => finish(o.abortError);
+  let finish!: (err?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+  try {
+    await consumer.connect();
+    for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true });
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
+        if (o.signal?.aborted || !isRunning()) return;
+        const { records, partitionDone } = o.select(batch);
+        try {
+          if (records.length > 0) await o.onBatch(records);
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        const last = records.at(-1);
+        if (last) resolveOffset(last.offset);
+        await heartbeat();
+        if (partitionDone) consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        if (o.allDone?.()) finish();
+      },
+    });
+    for (const s of o.seeks) consumer.seek(s);
+    await done;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    consumers.delete(consumer);
+    await consumer.disconnect();
+  }
 }
 
 function* chunksBySize(records: StreamRecord[], maxBytes: number): Generator<StreamRecord[]> {

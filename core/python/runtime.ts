@@ -69,6 +69,15 @@ export interface PythonRuntimeOptions {
   runtimeDir: string;
 }
 
+/** The environment every `python -m mloop_runtime` command runs with. */
+export const runtimeEnv = (runtimeDir: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  PYTHONPATH: runtimeDir,
+  PYTHONUNBUFFERED: '1',
+  // Fixed, so pickled models that hold sets of strings come out byte-identical.
+  PYTHONHASHSEED: '0',
+});
+
 const exitCodeKinds: Record<number, ErrorCode> = { 2: 'InvalidManifest', 3: 'DatasetInvalid', 4: 'TrainingFailed' };
 
 /**
@@ -96,7 +105,7 @@ export class PythonRuntime {
     if (signal?.aborted) throw new Error('cancelled before the Python runtime started');
     const child = spawn(this.opts.python, ['-m', 'mloop_runtime', ...args], {
       cwd,
-      env: { ...process.env, PYTHONPATH: this.opts.runtimeDir, PYTHONUNBUFFERED: '1', PYTHONHASHSEED: '0' },
+      env: runtimeEnv(this.opts.runtimeDir),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -1,13 +1,13 @@
 import type { Selectable } from 'kysely';
 import { invalidInput, MloopError } from '../errors';
 import type { GateResult } from '../evaluation/gates';
+import { lineageColumns, lineageOf, type Metrics } from './lineage';
 import { parseJson, type Queryable, type RegistryContext } from './context';
 import type { RunsTable } from './schema';
 
 export type RunOutcome = 'passed' | 'gate_failed';
 
-/** Metric name → value; null when the metric is undefined for the run (e.g. AUC on one class). */
-export type Metrics = Record<string, number | null>;
+export type { Metrics } from './lineage';
 
 /** The comparison a run was judged by: candidate and champion scored on the same holdout, then the gates. */
 export interface RunEvaluation {
@@ -68,13 +68,7 @@ export async function recordRun(ctx: RegistryContext, run: NewRun): Promise<Run>
         id: run.runKey,
         lifecycle_id: run.lifecycleId,
         model: run.model,
-        repo_url: run.repoUrl,
-        repo_path: run.repoPath,
-        commit_sha: run.commitSha,
-        dataset_uri: run.datasetUri,
-        dataset_fingerprint: run.datasetFingerprint,
-        params_json: JSON.stringify(run.params),
-        metrics_json: JSON.stringify(run.metrics),
+        ...lineageColumns(run),
         evaluation_json: JSON.stringify(run.evaluation),
         outcome: run.outcome,
         created_by: run.createdBy,
@@ -162,13 +156,7 @@ function toRun(r: Selectable<RunsTable>): Run {
     id: r.id,
     lifecycleId: r.lifecycle_id,
     model: r.model,
-    repoUrl: r.repo_url,
-    repoPath: r.repo_path,
-    commitSha: r.commit_sha,
-    datasetUri: r.dataset_uri,
-    datasetFingerprint: r.dataset_fingerprint,
-    params: parseJson<Record<string, unknown>>(r.params_json),
-    metrics: parseJson<Metrics>(r.metrics_json),
+    ...lineageOf(r),
     evaluation: parseJson<RunEvaluation>(r.evaluation_json),
     outcome: r.outcome,
     version: r.version,

@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { MloopError } from '../errors';
-import { parseJson, type Queryable, type RegistryContext } from './context';
+import { lineageColumns, lineageOf } from './lineage';
+import { type Queryable, type RegistryContext } from './context';
 import { linkRunToVersion, type Metrics } from './runs';
 import type { ModelVersionsTable } from './schema';
 
@@ -50,13 +51,7 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
         version,
         artifact_digest: v.artifactDigest,
         artifact_size: v.artifactSize,
-        repo_url: v.repoUrl,
-        repo_path: v.repoPath,
-        commit_sha: v.commitSha,
-        dataset_uri: v.datasetUri,
-        dataset_fingerprint: v.datasetFingerprint,
-        params_json: JSON.stringify(v.params),
-        metrics_json: JSON.stringify(v.metrics),
+        ...lineageColumns(v),
         workflow_id: v.workflowId,
         run_id: v.runId,
         idempotency_key: v.idempotencyKey,
@@ -86,13 +81,7 @@ function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
     version: r.version,
     artifactDigest: r.artifact_digest,
     artifactSize: r.artifact_size,
-    repoUrl: r.repo_url,
-    repoPath: r.repo_path,
-    commitSha: r.commit_sha,
-    datasetUri: r.dataset_uri,
-    datasetFingerprint: r.dataset_fingerprint,
-    params: parseJson<Record<string, unknown>>(r.params_json),
-    metrics: parseJson<Metrics>(r.metrics_json),
+    ...lineageOf(r),
     workflowId: r.workflow_id,
     runId: r.run_id,
     trainingRunId: r.training_run_id,

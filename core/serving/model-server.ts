@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { MloopError, type ErrorCode } from '../errors';
+import { runtimeEnv } from '../python/runtime';
 
 export interface ModelServerOptions {
   python: string;
@@ -44,7 +45,7 @@ export function startModelServer(opts: ModelServerOptions): Promise<RunningModel
   args.push('--model-name', opts.modelName, '--model-version', opts.modelVersion, '--host', host, '--port', '0');
   const child = spawn(opts.python, args, {
     cwd: opts.modelDir,
-    env: { ...process.env, PYTHONPATH: opts.runtimeDir, PYTHONUNBUFFERED: '1', PYTHONHASHSEED: '0' },
+    env: runtimeEnv(opts.runtimeDir),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

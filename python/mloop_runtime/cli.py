@@ -7,7 +7,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -36,14 +36,23 @@ def _params_json(text: str) -> dict[str, object]:
     return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}")
-    return value
+def _bounded_int(low: int, high: int, rule: str) -> Callable[[str], int]:
+    """An argparse type for integers in [low, high]; `rule` says the range in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(rule)
+        return value
+
+    return parse
+
+
+_seed = _bounded_int(0, MAX_SEED, f"must be between 0 and {MAX_SEED}")
+_port = _bounded_int(0, 65535, "must be between 0 (any free port) and 65535")
 
 
 def _fraction(text: str) -> float:
@@ -53,16 +62,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
     if not (math.isfinite(value) and 0 < value < 1):
         raise argparse.ArgumentTypeError("must be strictly between 0 and 1")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 (any free port) and 65535")
     return value
 
 
@@ -91,6 +90,16 @@ def _add_split_options(command: argparse.ArgumentParser, required: bool) -> None
     )
 
 
+def _add_artifact_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--model-dir",
+        required=True,
+        type=Path,
+        help="directory with mloop.yaml and the model code of the commit that produced the artifact",
+    )
+    command.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="python -m mloop_runtime", description="mloop's Python runtime")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
@@ -110,26 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="score an existing artifact on the holdout split train would use"
     )
-    evaluate.add_argument(
-        "--model-dir",
-        required=True,
-        type=Path,
-        help="directory with mloop.yaml and the model code of the commit that produced the artifact",
-    )
-    evaluate.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
+    _add_artifact_options(evaluate)
     evaluate.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
     _add_split_options(evaluate, required=True)
 
     serve = commands.add_parser(
         "serve", help="serve an artifact over HTTP with the Open Inference Protocol (KServe V2)"
     )
-    serve.add_argument(
-        "--model-dir",
-        required=True,
-        type=Path,
-        help="directory with mloop.yaml and the model code of the commit that produced the artifact",
-    )
-    serve.add_argument("--artifact", required=True, type=Path, help="model.joblib written by train")
+    _add_artifact_options(serve)
     serve.add_argument("--model-name", required=True, type=_path_segment, help="name in the endpoints' paths")
     serve.add_argument(
         "--model-version", required=True, type=_path_segment, help="version the server reports"

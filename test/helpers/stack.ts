@@ -17,6 +17,12 @@ export function testNames(testName: string): { prefix: string; control: string; 
   return { prefix, control: `${prefix}-control`, train: `${prefix}-train`, stream: `${prefix}-stream` };
 }
 
+/** A Temporal client on the test stack's server. */
+export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
+}
+
 export async function tempDir(name: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `mloop-${name}-`));
 }
@@ -45,8 +51,7 @@ export async function startTestStack(testName: string): Promise<TestStack> {
     queueNames: { control: names.control, train: names.train, stream: names.stream },
   });
   const running = workers.map((w: Worker) => w.run());
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const { client, close } = await connectClient();
   return {
     client,
     deps,
@@ -55,7 +60,7 @@ export async function startTestStack(testName: string): Promise<TestStack> {
     async stop() {
       for (const w of workers) w.shutdown();
       await Promise.all(running);
-      await connection.close();
+      await close();
       await nativeConnection.close();
       await deps.close();
       await fs.rm(dataDir, { recursive: true, force: true });

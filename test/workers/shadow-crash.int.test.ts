@@ -1,32 +1,31 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaAdapter } from '../../core/kafka/adapter';
 import { createRng, generateReading } from '../../examples/predictive-maintenance/data/sensors';
 import { statusQuery, type LifecycleInput, type LifecycleResult } from '../../workflows/definitions';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
-import { config, tempDir, testNames } from '../helpers/stack';
+import { config, connectClient, tempDir, testNames } from '../helpers/stack';
 import { until } from '../helpers/until';
 import { killGroup, startWorker } from '../helpers/worker-process';
 import { processesMentioning } from '../helpers/processes';
 
 
 describe('shadow test survives a worker crash (real worker process, SIGKILL mid-test)', () => {
-  let connection: Connection;
   let client: Client;
+  let closeClient: (() => Promise<void>) | undefined;
   const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-test-shadow-crash' });
   const workers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    connection = await Connection.connect({ address: config.temporalAddress });
-    client = new Client({ connection, namespace: config.temporalNamespace });
+    ({ client, close: closeClient } = await connectClient());
   });
   afterAll(async () => {
     for (const w of workers) killGroup(w, 'SIGKILL');
     await kafka.close();
-    await connection?.close();
+    await closeClient?.();
   });
 
   it('counts exactly K scored messages, no gaps and no duplicates, after a SIGKILL and restart', async () => {

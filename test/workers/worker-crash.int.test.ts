@@ -1,26 +1,25 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../core/registry/registry';
 import type { LifecycleInput, LifecycleResult } from '../../workflows/definitions';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
-import { config, tempDir, testNames } from '../helpers/stack';
+import { connectClient, tempDir, testNames } from '../helpers/stack';
 import { killGroup, startWorker } from '../helpers/worker-process';
 
 describe('worker crash right after training (real worker process, SIGKILL)', () => {
-  let connection: Connection;
   let client: Client;
+  let closeClient: (() => Promise<void>) | undefined;
   const workers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    connection = await Connection.connect({ address: config.temporalAddress });
-    client = new Client({ connection, namespace: config.temporalNamespace });
+    ({ client, close: closeClient } = await connectClient());
   });
   afterAll(async () => {
     for (const w of workers) killGroup(w, 'SIGKILL');
-    await connection?.close();
+    await closeClient?.();
   });
 
   it('completes after a restart with exactly one new version registered', async () => {
