@@ -1,4 +1,5 @@
 import { parseJson } from './context';
+import type { LineageColumns } from './schema';
 
 /** Metric name → value; null when the metric is undefined for the run (e.g. AUC on one class). */
 export type Metrics = Record<string, number | null>;
@@ -14,15 +15,6 @@ export interface Lineage {
   metrics: Metrics;
 }
 
-export interface LineageColumns {
-  repo_url: string;
-  repo_path: string;
-  commit_sha: string;
-  dataset_uri: string;
-  dataset_fingerprint: string;
-  params_json: string;
-  metrics_json: string;
-}
 
 export const lineageColumns = (l: Lineage): LineageColumns => ({
   repo_url: l.repoUrl,

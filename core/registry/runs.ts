@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { invalidInput, MloopError } from '../errors';
 import type { GateResult } from '../evaluation/gates';
-import { lineageColumns, lineageOf, type Metrics } from './lineage';
+import { lineageColumns, lineageOf, type Lineage, type Metrics } from './lineage';
 import { parseJson, type Queryable, type RegistryContext } from './context';
 import type { RunsTable } from './schema';
 
@@ -18,20 +18,13 @@ export interface RunEvaluation {
   passed: boolean;
 }
 
-export interface NewRun {
+/** `metrics` are the candidate's on the holdout. */
+export interface NewRun extends Lineage {
   /** Idempotency key and ID of the run; recording it again returns the first row. */
   runKey: string;
   /** The lifecycle workflow's ID. */
   lifecycleId: string;
   model: string;
-  repoUrl: string;
-  repoPath: string;
-  commitSha: string;
-  datasetUri: string;
-  datasetFingerprint: string;
-  params: Record<string, unknown>;
-  /** The candidate's metrics on the holdout. */
-  metrics: Metrics;
   evaluation: RunEvaluation;
   outcome: RunOutcome;
   createdBy: string;

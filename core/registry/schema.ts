@@ -5,12 +5,8 @@ export interface ModelsTable {
   created_at: string;
 }
 
-export interface ModelVersionsTable {
-  id: Generated<number>;
-  model: string;
-  version: number;
-  artifact_digest: string;
-  artifact_size: number;
+/** Lineage columns, the same in `model_versions` and `runs` (see lineage.ts). */
+export interface LineageColumns {
   repo_url: string;
   repo_path: string;
   commit_sha: string;
@@ -18,6 +14,14 @@ export interface ModelVersionsTable {
   dataset_fingerprint: string;
   params_json: string;
   metrics_json: string;
+}
+
+export interface ModelVersionsTable extends LineageColumns {
+  id: Generated<number>;
+  model: string;
+  version: number;
+  artifact_digest: string;
+  artifact_size: number;
   workflow_id: string;
   /** The Temporal run ID of the workflow that registered the version. */
   run_id: string;
@@ -30,18 +34,11 @@ export interface ModelVersionsTable {
 }
 
 /** One row per training run (an experiment), whether or not it passed its gates. */
-export interface RunsTable {
+export interface RunsTable extends LineageColumns {
   /** The caller's run key: recording the same key twice returns the first row. */
   id: string;
   lifecycle_id: string;
   model: string;
-  repo_url: string;
-  repo_path: string;
-  commit_sha: string;
-  dataset_uri: string;
-  dataset_fingerprint: string;
-  params_json: string;
-  metrics_json: string;
   evaluation_json: string;
   outcome: 'passed' | 'gate_failed';
   version: ColumnType<number | null, number | null | undefined, number | null>;

@@ -1,21 +1,14 @@
 import type { Selectable } from 'kysely';
 import { MloopError } from '../errors';
-import { lineageColumns, lineageOf } from './lineage';
+import { lineageColumns, lineageOf, type Lineage } from './lineage';
 import { type Queryable, type RegistryContext } from './context';
-import { linkRunToVersion, type Metrics } from './runs';
+import { linkRunToVersion } from './runs';
 import type { ModelVersionsTable } from './schema';
 
-export interface NewModelVersion {
+export interface NewModelVersion extends Lineage {
   model: string;
   artifactDigest: string;
   artifactSize: number;
-  repoUrl: string;
-  repoPath: string;
-  commitSha: string;
-  datasetUri: string;
-  datasetFingerprint: string;
-  params: Record<string, unknown>;
-  metrics: Metrics;
   workflowId: string;
   /** The Temporal run ID of the registering workflow (not a training run). */
   runId: string;
