@@ -20,6 +20,11 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# free_port -> a TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it)
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # wait_for_port NAME PORT TIMEOUT_S LOGFILE PIDFILE
 wait_for_port() {
   local name=$1 port=$2 timeout=$3 logfile=$4 pidfile=$5 i
