@@ -88,7 +88,9 @@ function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresh
     return;
   }
   const increase = lowerIsBetter.has(metric) ? c - ch : ch - c;
-  if (!atMost(increase, rule.max, c, ch)) {
+  if (Number.isNaN(increase)) {
+    reasons.push(`${metric} cannot be compared: candidate ${c} and champion ${ch} have no finite difference`);
+  } else if (!atMost(increase, rule.max, c, ch)) {
     const [cs, chs] = figures(c, ch, 3);
     const [inc, max] = figures(increase, rule.max, 3);
     const worse = lowerIsBetter.has(metric) ? 'above' : 'below';
@@ -140,6 +142,7 @@ export function judgeShadow(report: ShadowReport, t: ShadowThresholds): ShadowJu
   }
   if (report.champion && t.maxMeanAbsDiff !== undefined && report.task === 'regression') {
     if (cmp.meanAbsDiff === null) reasons.push('mean absolute difference cannot be judged: no message was scored by both models');
+    else if (Number.isNaN(cmp.meanAbsDiff)) reasons.push('mean absolute difference cannot be judged: it is NaN');
     else if (!atMost(cmp.meanAbsDiff, t.maxMeanAbsDiff)) {
       const [d, max] = figures(cmp.meanAbsDiff, t.maxMeanAbsDiff, 3);
       reasons.push(`mean absolute difference ${d} is above the maximum ${max} (over ${cmp.messages} messages both models scored)`);

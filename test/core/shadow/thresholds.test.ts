@@ -152,4 +152,29 @@ describe('judging a shadow test at the edges', () => {
     expect(judgeShadow(r, { maxErrorIncrease: { max: 0.1 } })).toEqual({ passed: true, reasons: [] });
     expect(judgeShadow(r, { maxErrorIncrease: { max: 0.0999999 } }).passed).toBe(false);
   });
+
+  it('never lets a figure that is not a number pass its limit', () => {
+    const r = reportOf({
+      task: 'regression',
+      n: 10,
+      candidate: (i) => ok(i),
+      champion: (i) => ok(i),
+      labels: (i) => i,
+    });
+    const broken: ShadowReport = {
+      ...r,
+      comparison: { ...r.comparison, meanAbsDiff: Number.NaN },
+      candidate: { ...r.candidate, metrics: { ...r.candidate.metrics, mae: Number.POSITIVE_INFINITY } },
+    };
+    expect(judgeShadow(broken, { maxMeanAbsDiff: 1, maxErrorIncrease: { max: 1 } }).reasons).toEqual([
+      'mean absolute difference cannot be judged: it is NaN',
+      "candidate mae Infinity is Infinity above the champion's 0.000, more than the allowed 1.000 " +
+        '(10 labelled messages)',
+    ]);
+    const champion = r.champion && { ...r.champion, metrics: { ...r.champion.metrics, mae: Infinity } };
+    const both = { ...broken, champion };
+    expect(judgeShadow(both, { maxErrorIncrease: { max: 1 } }).reasons).toEqual([
+      'mae cannot be compared: candidate Infinity and champion Infinity have no finite difference',
+    ]);
+  });
 });
