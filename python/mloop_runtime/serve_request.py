@@ -240,7 +240,7 @@ def parse_infer_request(body: bytes, manifest: Manifest) -> tuple[str | None, pd
         {f.name: _CONVERTERS[f.type](raw[f.name], f, order, bad) for order, f in enumerate(manifest.features)}
     )
     try:
-        bad.raise_if_any(manifest.path, pd.DataFrame(raw))
+        bad.raise_if_any(manifest.path)
     except DatasetInvalid as exc:
         order = {name: i for i, name in enumerate(manifest.feature_names)}
         itemised = [(e["row"] - 1, order[e["column"]], e["column"], e["reason"]) for e in exc.details["rows"]]

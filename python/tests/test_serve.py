@@ -385,8 +385,8 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
         lambda c, r: _changed(
             c, r, x2={"data": [0.5, 11.0, 0.0, 0.0]}, site={"data": ["north", "east", None, "south"]}
         ),
-        "2 bad values: input 'x2', data[1]: 11.0 is above max 10; "
-        "input 'site', data[1]: 'east' is not one of 'north', 'south'",
+        "2 bad values: input 'x2', data[1]: above the declared maximum 10; "
+        "input 'site', data[1]: not one of the declared categories 'north', 'south'",
     ),
     (
         "too many rows",

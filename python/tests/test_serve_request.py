@@ -110,8 +110,10 @@ def test_bad_values_are_listed_by_row_then_feature_up_to_ten(mixed: Manifest) ->
     with pytest.raises(BadRequest) as caught:
         parse_infer_request(request, mixed)
     message = caught.value.message
-    assert message.startswith("12 bad values: input 'a', data[0]: -1.0 is below min 0; input 'a', data[1]: ")
-    assert message.endswith("input 'a', data[9]: -1.0 is below min 0; ... and 2 more")
+    assert message.startswith(
+        "12 bad values: input 'a', data[0]: below the declared minimum 0; input 'a', data[1]: "
+    )
+    assert message.endswith("input 'a', data[9]: below the declared minimum 0; ... and 2 more")
 
 
 class ThreeClasses:
