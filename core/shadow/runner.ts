@@ -1,6 +1,8 @@
 import type { ConsumedRecord, KafkaPort, StreamRecord } from '../kafka/adapter';
+import { fitRecord } from '../kafka/record-size';
 import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
 import { MloopError } from '../errors';
+import { deadLetterRecord, sourceOf } from './dead-letter';
 import { alreadyApplied, applyLabel, applyMalformed, applyScored, expire, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
 
 /** A model being shadow-tested or compared with, behind its inference server. */
@@ -39,7 +41,7 @@ const maxRowsPerRequest = 10_000;
  * Runs one shadow test until its message count, its deadline, a stop request or cancellation.
  * Every input record is scored by the candidate and the champion side by side; candidate outputs
  * go to the shadow topic keyed like the input, bad records to the dead-letter topic with the
- * reason in a header; labels join predictions by key. The metrics state moves only between
+ * reason in a header (see dead-letter.ts); labels join predictions by key. The metrics state moves only between
  * batches, so every checkpoint is exact and a resumed run neither loses nor recounts a message.
  */
 export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
@@ -50,6 +52,8 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   o.signal.addEventListener('abort', onAbort, { once: true });
+  // Copies and outputs are fitted to these limits, so no single record can stop the test.
+  const [deadLetterLimit, shadowLimit] = await Promise.all([o.kafka.maxMessageBytes(o.deadLetterTopic), o.kafka.maxMessageBytes(o.shadowTopic)]);
   const finished = (): boolean => report(state, elapsed()).messages >= o.maxMessages || (o.deadlineMs !== null && Date.now() >= o.deadlineMs);
 
   let lastProgress = 0;
@@ -102,9 +106,10 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     const outputs: StreamRecord[] = valid.flatMap((v, i) => {
       const outcome = cand[i];
       if (!outcome || !('prediction' in outcome)) return [];
-      return [{ key: v.record.key, value: JSON.stringify({ prediction: outcome.prediction }), headers: { 'mloop-model': o.model, 'mloop-version': String(o.candidate.version), 'mloop-source': source(v.record) } }];
+      const headers = { 'mloop-model': o.model, 'mloop-version': String(o.candidate.version), 'mloop-source': sourceOf(v.record) };
+      return [fitRecord({ key: v.record.key, value: JSON.stringify({ prediction: outcome.prediction }), headers }, shadowLimit)];
     });
-    const dead: StreamRecord[] = malformed.map((m) => ({ key: m.record.key, value: m.record.value, headers: { 'mloop-reason': m.reason, 'mloop-source': source(m.record) } }));
+    const dead: StreamRecord[] = malformed.map((m) => deadLetterRecord(m.record, m.reason, deadLetterLimit));
     await Promise.all([o.kafka.produce(o.shadowTopic, outputs), o.kafka.produce(o.deadLetterTopic, dead)]);
     // The state claims offsets as it applies them, so scored and malformed records go in in
     // offset order: one call per run of the same kind.
@@ -172,8 +177,6 @@ async function score(model: ServedModel, rows: Record<string, unknown>[]): Promi
   }
   return out;
 }
-
-const source = (r: ConsumedRecord): string => `${r.topic}/${r.partition}/${r.offset}`;
 
 // Expiry goes by event time, so a replayed batch expires exactly what the first pass did.
 const latestTimestamp = (records: ConsumedRecord[]): number => records.reduce((m, r) => Math.max(m, Number(r.timestamp)), 0);
