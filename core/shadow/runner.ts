@@ -1,7 +1,7 @@
 import type { ConsumedRecord, KafkaPort, StreamRecord } from '../kafka/adapter';
 import { fitRecord } from '../kafka/record-size';
 import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
-import { MloopError } from '../errors';
+import { inferEachRow } from '../serving/row-isolation';
 import { deadLetterRecord, sourceOf } from './dead-letter';
 import { alreadyApplied, applyLabel, applyMalformed, applyScored, expire, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
 
@@ -41,7 +41,8 @@ const maxRowsPerRequest = 10_000;
  * Runs one shadow test until its message count, its deadline, a stop request or cancellation.
  * Every input record is scored by the candidate and the champion side by side; candidate outputs
  * go to the shadow topic keyed like the input, bad records to the dead-letter topic with the
- * reason in a header (see dead-letter.ts); labels join predictions by key. The metrics state moves only between
+ * reason in a header (see dead-letter.ts); labels join predictions by key. A row that fails
+ * inference fails alone: the rest of its batch is scored (see row-isolation.ts). The metrics state moves only between
  * batches, so every checkpoint is exact and a resumed run neither loses nor recounts a message.
  */
 export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
@@ -165,14 +166,9 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
 async function score(model: ServedModel, rows: Record<string, unknown>[]): Promise<ModelOutcome[]> {
   const out: ModelOutcome[] = [];
   for (let i = 0; i < rows.length; i += maxRowsPerRequest) {
-    const chunk = rows.slice(i, i + maxRowsPerRequest);
-    try {
-      const res = await model.client.infer(chunk, model.features);
-      // One request scores the chunk; each message is charged the request's latency.
-      for (const prediction of res.predictions) out.push({ prediction, latencyMs: res.latencyMs });
-    } catch (err) {
-      const kind = err instanceof MloopError ? 'rejected' : 'unavailable';
-      for (let k = 0; k < chunk.length; k++) out.push({ failure: kind });
+    // Each message is charged the time until its prediction arrived; failures count per row.
+    for (const r of await inferEachRow(model.client, rows.slice(i, i + maxRowsPerRequest), model.features)) {
+      out.push(r.ok ? { prediction: r.prediction, latencyMs: r.latencyMs } : { failure: r.failure });
     }
   }
   return out;

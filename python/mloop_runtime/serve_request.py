@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -38,11 +39,16 @@ _INT64_LIMIT = 2**63
 
 
 class BadRequest(Exception):
-    """The request is malformed; the message is the 400 response's `error`."""
+    """The request is malformed; the message is the 400 response's `error`.
 
-    def __init__(self, message: str) -> None:
+    `row_errors` names the rows whose values are bad, when the problem is theirs alone:
+    `[{"row": position, "error": reason}]`, so a client can score the other rows.
+    """
+
+    def __init__(self, message: str, row_errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.row_errors = row_errors or []
 
 
 def _show(value: Any) -> str:
@@ -165,14 +171,18 @@ def _raw_column(item: _RequestInput, order: int, problems: list[_Problem]) -> pd
 
 
 def _bad_values(problems: list[_Problem], total: int) -> BadRequest:
+    ordered = sorted(problems)
     listed = "; ".join(
-        f"input {name!r}, data[{position}]: {reason}"
-        for position, _, name, reason in sorted(problems)[:VALUES_IN_MESSAGE]
+        f"input {name!r}, data[{position}]: {reason}" for position, _, name, reason in ordered[:VALUES_IN_MESSAGE]
     )
     more = total - min(len(problems), VALUES_IN_MESSAGE)
     if more > 0:
         listed += f"; ... and {more} more"
-    return BadRequest(f"{_plural(total, 'bad value')}: {listed}")
+    by_row: dict[int, list[str]] = defaultdict(list)
+    for position, _, name, reason in ordered:
+        by_row[position].append(f"input {name!r}: {reason}")
+    row_errors = [{"row": position, "error": "; ".join(reasons)} for position, reasons in by_row.items()]
+    return BadRequest(f"{_plural(total, 'bad value')}: {listed}", row_errors)
 
 
 def _body_object(body: bytes) -> dict[str, Any]:

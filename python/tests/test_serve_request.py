@@ -114,6 +114,34 @@ def test_bad_values_are_listed_by_row_then_feature_up_to_ten(mixed: Manifest) ->
     assert message.endswith("input 'a', data[9]: -1.0 is below min 0; ... and 2 more")
 
 
+def test_bad_rows_are_named_with_all_their_problems(mixed: Manifest) -> None:
+    request = body(
+        tensor("a", "FP64", [1.0, -1.0, 2.0, "x"]),
+        tensor("b", "INT64", [1, 1, 1.5, 1]),
+        tensor("s", "BYTES", ["ok"] * 4),
+    )
+
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(request, mixed)
+
+    assert caught.value.row_errors == [
+        {"row": 2, "error": "input 'b': 1.5 is not an integer"},
+        {"row": 3, "error": "input 'a': \"x\" is not a number"},
+    ]
+    request = body(
+        tensor("a", "FP64", [1.0, -1.0, -2.0]), tensor("b", "INT64", [1, 1, 1]), tensor("s", "BYTES", ["ok"] * 3)
+    )
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(request, mixed)
+    assert caught.value.row_errors == [
+        {"row": 1, "error": "input 'a': -1.0 is below min 0"},
+        {"row": 2, "error": "input 'a': -2.0 is below min 0"},
+    ]
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(body(tensor("a", "FP64", [1.0])), mixed)
+    assert caught.value.row_errors == []  # a problem of the request, not of a row
+
+
 class ThreeClasses:
     classes_ = np.array(["cat", "dog", "eel"], dtype=object)
 
