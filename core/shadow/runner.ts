@@ -1,3 +1,4 @@
+import { parseJsonObject } from '../data/bounded-json';
 import type { ConsumedRecord, KafkaPort, StreamRecord } from '../kafka/adapter';
 import { fitRecord } from '../kafka/record-size';
 import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
@@ -89,9 +90,9 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     const valid: Array<{ record: ConsumedRecord; row: Record<string, unknown> }> = [];
     const malformed: Array<{ record: ConsumedRecord; reason: string }> = [];
     for (const record of todo) {
-      const row = parseObject(record.value);
-      const reason = row ? schemaProblem(row, o.candidate.features) : 'not a JSON object';
-      if (row && reason === null) valid.push({ record, row });
+      const parsed = parseJsonObject(record.value);
+      const reason = parsed.ok ? schemaProblem(parsed.value, o.candidate.features) : parsed.reason;
+      if (parsed.ok && reason === null) valid.push({ record, row: parsed.value });
       else malformed.push({ record, reason: reason ?? 'not a JSON object' });
     }
     const rows = valid.map((v) => v.row);
@@ -178,12 +179,8 @@ async function score(model: ServedModel, rows: Record<string, unknown>[]): Promi
 const latestTimestamp = (records: ConsumedRecord[]): number => records.reduce((m, r) => Math.max(m, Number(r.timestamp)), 0);
 
 function parseObject(value: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(value) as unknown;
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  const parsed = parseJsonObject(value);
+  return parsed.ok ? parsed.value : null;
 }
 
 /** The record's fields against the served model's inputs: the first problem, or null. */

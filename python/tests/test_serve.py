@@ -352,6 +352,11 @@ def _without_x2(classifier: Server, rows: pd.DataFrame) -> dict[str, Any]:
 
 
 BAD_REQUESTS: list[tuple[str, Any, str]] = [
+    (
+        "nested 100k deep",
+        b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "request body nests arrays and objects more than 64 levels deep",
+    ),
     ("not JSON", b'{"inputs": [', "request body is not valid JSON: "),
     ("not an object", [1, 2], 'request body must be a JSON object with "inputs" (got [1, 2])'),
     (
