@@ -40,6 +40,8 @@ export function parseJsonObject(text: string, limit = maxJsonDepth): ParsedObjec
   } catch {
     return { ok: false, reason: 'not a JSON object' };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: 'not a JSON object' };
+  }
   return { ok: true, value: value as Record<string, unknown> };
 }

@@ -106,8 +106,9 @@ export async function snapshotTopic(kafka: KafkaPort, spec: TopicRangeSpec, outF
     signal,
   );
   if (badCount > 0) {
-    const what = `${badCount === 1 ? '1 record is not a JSON object' : `${badCount} records are not JSON objects`} of at most ${maxJsonDepth} levels`;
-    throw new MloopError('DatasetInvalid', `topic "${spec.topic}": ${what}: ${bad.join('; ')}`, { badRecords: badCount });
+    const records = badCount === 1 ? '1 record is not a JSON object' : `${badCount} records are not JSON objects`;
+    const what = `topic "${spec.topic}": ${records} of at most ${maxJsonDepth} levels`;
+    throw new MloopError('DatasetInvalid', `${what}: ${bad.join('; ')}`, { badRecords: badCount });
   }
   const rows = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p) ?? []);
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].sort();

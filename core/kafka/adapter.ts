@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs, { Kafka, logLevel, Partitioners, type Admin, type Batch, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import kafkajs, {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Batch,
+  type Consumer,
+  type IHeaders,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
 import { MloopError } from '../errors';
 import { batchBytes, recordBytes } from './record-size';
 
@@ -141,9 +151,9 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
       const tooLarge = records.findIndex((r) => batchBytes([r]) > limit);
       if (tooLarge >= 0) {
         const bytes = batchBytes([records[tooLarge] as StreamRecord]);
-        throw new MloopError('InvalidInput', `records[${tooLarge}]: takes ${bytes} bytes, more than topic "${topic}" accepts (max.message.bytes ${limit})`, {
-          field: `records[${tooLarge}]`,
-        });
+        const field = `records[${tooLarge}]`;
+        const why = `takes ${bytes} bytes, more than topic "${topic}" accepts (max.message.bytes ${limit})`;
+        throw new MloopError('InvalidInput', `${field}: ${why}`, { field });
       }
       const p = await getProducer();
       // kafkajs sends one record batch per partition, and the broker refuses batches over the

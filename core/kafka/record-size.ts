@@ -62,7 +62,12 @@ export function fitRecord(r: StreamRecord, maxBytes: number): StreamRecord {
   if (batchBytes([r]) <= maxBytes) return r;
   const keyBytes = r.key === null ? 0 : Buffer.byteLength(r.key);
   const valueBytes = Buffer.byteLength(r.value);
-  const headers = { ...r.headers, 'mloop-truncated': 'true', 'mloop-original-key-bytes': String(keyBytes), 'mloop-original-value-bytes': String(valueBytes) };
+  const headers = {
+    ...r.headers,
+    'mloop-truncated': 'true',
+    'mloop-original-key-bytes': String(keyBytes),
+    'mloop-original-value-bytes': String(valueBytes),
+  };
   // Room for key and value: the rest of the record, with 5-byte lengths reserved for both.
   const room = maxBytes - batchBytes([{ key: '', value: '', headers }]) - 10;
   if (room < 0) throw new RangeError(`the headers of a record alone take more than ${maxBytes} bytes`);

@@ -55,7 +55,8 @@ export class Registry {
     sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<RegistryDatabase>({ dialect: new QueuedWritersSqliteDialect({ database: sqlite }, busyTimeoutMs) });
+    const dialect = new QueuedWritersSqliteDialect({ database: sqlite }, busyTimeoutMs);
+    const db = new Kysely<RegistryDatabase>({ dialect });
     const registry = new Registry(db, options.now ?? (() => new Date()));
     await registry.migrate();
     return registry;

@@ -191,6 +191,7 @@ function rowErrorsOf(body: unknown, rows: number): RowError[] {
   if (!Array.isArray(list)) return [];
   return list.flatMap((e: unknown) => {
     const { row, error } = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
-    return Number.isInteger(row) && (row as number) >= 0 && (row as number) < rows && typeof error === 'string' ? [{ row: row as number, error }] : [];
+    const inRange = typeof row === 'number' && Number.isInteger(row) && row >= 0 && row < rows;
+    return inRange && typeof error === 'string' ? [{ row, error }] : [];
   });
 }

@@ -1,5 +1,11 @@
 import { MloopError } from '../errors';
-import { ModelServerError, type FeatureSpec, type InferOptions, type InferResult, type RowError } from './kserve-client';
+import {
+  ModelServerError,
+  type FeatureSpec,
+  type InferOptions,
+  type InferResult,
+  type RowError,
+} from './kserve-client';
 
 /** What became of one row: its prediction, or why it has none. */
 export type RowOutcome =
@@ -38,7 +44,12 @@ const failureOf = (err: unknown): RowFailure => {
  * requests. When the server does not answer, nothing is split. A row's latency is the time from
  * the first request to the answer that scored it.
  */
-export async function inferEachRow(client: Infers, rows: readonly object[], features: readonly FeatureSpec[], opts: IsolationOptions = {}): Promise<RowOutcome[]> {
+export async function inferEachRow(
+  client: Infers,
+  rows: readonly object[],
+  features: readonly FeatureSpec[],
+  opts: IsolationOptions = {},
+): Promise<RowOutcome[]> {
   const { maxExtraRequests = 64, ...inferOptions } = opts;
   const out: RowOutcome[] = new Array<RowOutcome>(rows.length);
   const started = performance.now();
@@ -59,7 +70,8 @@ export async function inferEachRow(client: Infers, rows: readonly object[], feat
       const latencyMs = performance.now() - started;
       group.forEach((p, i) => {
         const probability = res.probabilities?.[i];
-        out[p] = { ok: true, prediction: res.predictions[i] as number | string, latencyMs, ...(probability !== undefined ? { probability } : {}) };
+        const prediction = res.predictions[i] as number | string;
+        out[p] = { ok: true, prediction, latencyMs, ...(probability !== undefined ? { probability } : {}) };
       });
     } catch (err) {
       const failure = failureOf(err);

@@ -55,7 +55,10 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
   const onAbort = (): void => stop.abort();
   o.signal.addEventListener('abort', onAbort, { once: true });
   // Copies and outputs are fitted to these limits, so no single record can stop the test.
-  const [deadLetterLimit, shadowLimit] = await Promise.all([o.kafka.maxMessageBytes(o.deadLetterTopic), o.kafka.maxMessageBytes(o.shadowTopic)]);
+  const [deadLetterLimit, shadowLimit] = await Promise.all([
+    o.kafka.maxMessageBytes(o.deadLetterTopic),
+    o.kafka.maxMessageBytes(o.shadowTopic),
+  ]);
   const finished = (): boolean => report(state, elapsed()).messages >= o.maxMessages || (o.deadlineMs !== null && Date.now() >= o.deadlineMs);
 
   let lastProgress = 0;
@@ -108,8 +111,13 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     const outputs: StreamRecord[] = valid.flatMap((v, i) => {
       const outcome = cand[i];
       if (!outcome || !('prediction' in outcome)) return [];
-      const headers = { 'mloop-model': o.model, 'mloop-version': String(o.candidate.version), 'mloop-source': sourceOf(v.record) };
-      return [fitRecord({ key: v.record.key, value: JSON.stringify({ prediction: outcome.prediction }), headers }, shadowLimit)];
+      const headers = {
+        'mloop-model': o.model,
+        'mloop-version': String(o.candidate.version),
+        'mloop-source': sourceOf(v.record),
+      };
+      const value = JSON.stringify({ prediction: outcome.prediction });
+      return [fitRecord({ key: v.record.key, value, headers }, shadowLimit)];
     });
     const dead: StreamRecord[] = malformed.map((m) => deadLetterRecord(m.record, m.reason, deadLetterLimit));
     await Promise.all([o.kafka.produce(o.shadowTopic, outputs), o.kafka.produce(o.deadLetterTopic, dead)]);

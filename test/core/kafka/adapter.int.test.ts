@@ -65,14 +65,15 @@ describe('Kafka adapter against the real broker', () => {
     expect(offsets?.high).toBe('3000');
   });
 
-  it('measures records as the broker does: one filling max.message.bytes exactly goes, one byte more does not', async () => {
+  it('measures records as the broker does: one that fills max.message.bytes goes, one byte more does not', async () => {
     const topic = `test.adapter.limit.${randomUUID()}`;
     const raw = new Kafka({ brokers: config.kafkaBrokers, clientId: 'mloop-test-raw', logLevel: logLevel.NOTHING });
     const admin = raw.admin();
     const producer = raw.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     await Promise.all([admin.connect(), producer.connect()]);
     try {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '50000' }] }] });
+      const configEntries = [{ name: 'max.message.bytes', value: '50000' }];
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries }] });
       expect(await kafka.maxMessageBytes(topic)).toBe(50_000);
       const unknown = await kafka.maxMessageBytes(`test.adapter.none.${randomUUID()}`);
       expect(unknown).toBe(1_048_588); // Kafka's default, when the topic's own cannot be read
@@ -85,16 +86,21 @@ describe('Kafka adapter against the real broker', () => {
 
       // The broker itself, without the adapter's check in front: our count is its count.
       await producer.send({ topic, acks: -1, messages: [exact] });
-      await expect(producer.send({ topic, acks: -1, messages: [over] })).rejects.toThrow(/larger than the max message size/);
+      const refused = producer.send({ topic, acks: -1, messages: [over] });
+      await expect(refused).rejects.toThrow(/larger than the max message size/);
 
       // The adapter refuses it before sending anything, naming the record and the limit.
-      await expect(kafka.produce(topic, [exact, over])).rejects.toThrow(`records[1]: takes 50001 bytes, more than topic "${topic}" accepts (max.message.bytes 50000)`);
+      await expect(kafka.produce(topic, [exact, over])).rejects.toThrow(
+        `records[1]: takes 50001 bytes, more than topic "${topic}" accepts (max.message.bytes 50000)`,
+      );
       const fitted = fitRecord(over, 50_000);
-      expect(fitted.headers).toMatchObject({ ...headers, 'mloop-truncated': 'true', 'mloop-original-value-bytes': String(over.value.length) });
+      const original = { 'mloop-truncated': 'true', 'mloop-original-value-bytes': String(over.value.length) };
+      expect(fitted.headers).toMatchObject({ ...headers, ...original });
       expect(batchBytes([fitted])).toBeLessThanOrEqual(50_000);
       expect(batchBytes([fitted])).toBeGreaterThan(49_900);
       // Many records near the limit go in batches under it.
-      await kafka.produce(topic, [exact, fitted, ...Array.from({ length: 30 }, (_, i) => ({ key: `s-${i}`, value: 'x'.repeat(9_000) }))]);
+      const small = Array.from({ length: 30 }, (_, i) => ({ key: `s-${i}`, value: 'x'.repeat(9_000) }));
+      await kafka.produce(topic, [exact, fitted, ...small]);
       const [offsets] = await kafka.partitionOffsets(topic);
       expect(offsets?.high).toBe('33');
     } finally {

@@ -20,7 +20,12 @@ interface Summary {
 }
 
 /** Starts one writer process per name on the same file, releases them together, and collects their summaries. */
-async function writeConcurrently(file: string, mode: 'register' | 'alias', names: string[], count: number): Promise<Summary[]> {
+async function writeConcurrently(
+  file: string,
+  mode: 'register' | 'alias',
+  names: string[],
+  count: number,
+): Promise<Summary[]> {
   const go = `${file}.go-${mode}`;
   const procs = names.map((name) => {
     const proc = spawn(tsx, [writer, file, go, mode, name, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -20,11 +20,14 @@ while (!fs.existsSync(goFile)) await sleep(5);
 const failures: string[] = [];
 for (let i = 0; i < count; i++) {
   try {
+    // The two writers move the alias in opposite directions, so most moves change it.
+    const version = 1 + ((i + Number(name === 'b')) % 2);
     if (mode === 'register') await registry.registerVersion(newVersion('pm', `${name}-${i}`));
-    else await registry.setAlias({ model: 'pm', alias: 'champion', version: 1 + ((i + Number(name === 'b')) % 2), by: name });
+    else await registry.setAlias({ model: 'pm', alias: 'champion', version, by: name });
   } catch (err) {
     failures.push(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
   }
 }
 await registry.close();
-process.stdout.write(`${JSON.stringify({ name, mode, count, failures: failures.length, first: failures[0] ?? null })}\n`);
+const summary = { name, mode, count, failures: failures.length, first: failures[0] ?? null };
+process.stdout.write(`${JSON.stringify(summary)}\n`);

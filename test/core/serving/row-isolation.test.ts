@@ -22,7 +22,8 @@ function answer(rpm: number[]): { status: number; body: unknown } {
     return { status: 400, body: mode === 'lists-bad-rows' ? { error, row_errors: bad } : { error } };
   }
   if (rpm.includes(777)) return { status: 500, body: { error: 'predict raised ValueError: 777 is cursed' } };
-  return { status: 200, body: { outputs: [{ name: 'predictions', shape: [rpm.length], datatype: 'INT64', data: rpm.map((r) => (r > 1500 ? 1 : 0)) }] } };
+  const data = rpm.map((r) => (r > 1500 ? 1 : 0));
+  return { status: 200, body: { outputs: [{ name: 'predictions', shape: [rpm.length], datatype: 'INT64', data }] } };
 }
 
 beforeAll(async () => {
@@ -93,7 +94,8 @@ describe('inference that isolates failing rows', () => {
   });
 
   it('spends at most its budget on a batch where every row fails, then fails what is left', async () => {
-    const outcomes = await inferEachRow(new KServeClient(baseUrl, 'pm'), rowsOf(Array(1000).fill(777)), features, { maxExtraRequests: 10 });
+    const client = new KServeClient(baseUrl, 'pm');
+    const outcomes = await inferEachRow(client, rowsOf(Array(1000).fill(777)), features, { maxExtraRequests: 10 });
     expect(summary(outcomes)).toEqual(Array(1000).fill('model_error'));
     expect(requests.length).toBeLessThanOrEqual(11);
   });

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaAdapter, type ConsumedRecord, type KafkaPort, type StreamRecord } from '../../../core/kafka/adapter';
+import {
+  createKafkaAdapter,
+  type ConsumedRecord,
+  type KafkaPort,
+  type StreamRecord,
+} from '../../../core/kafka/adapter';
 import { batchBytes } from '../../../core/kafka/record-size';
 import { PythonRuntime } from '../../../core/python/runtime';
 import { KServeClient } from '../../../core/serving/kserve-client';
@@ -15,20 +20,27 @@ import { config, tempDir } from '../../helpers/stack';
 
 const exampleModel = path.resolve(import.meta.dirname, '../../../examples/predictive-maintenance/model');
 
+interface Topics {
+  input: string;
+  shadow: string;
+  dlq: string;
+}
+
 /**
  * The shadow runner against the real broker and a real model server: records that used to stop
  * a test or take their batch down with them.
  */
 describe('shadow runner with awkward records (real Kafka and model server)', () => {
   const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-test-runner' });
-  const admin = new Kafka({ brokers: config.kafkaBrokers, clientId: 'mloop-test-runner-admin', logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ brokers: config.kafkaBrokers, clientId: 'mloop-test', logLevel: logLevel.NOTHING }).admin();
   let server: RunningModelServer;
   let candidate: ServedModel;
 
   beforeAll(async () => {
     const runtime = new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir });
     const outDir = path.join(await tempDir('runner-model'), 'out');
-    await runtime.train({ modelDir: exampleModel, dataset: await createExampleDataset(1500, 42), outDir, seed: 0, holdoutFraction: 0.2 });
+    const dataset = await createExampleDataset(1500, 42);
+    await runtime.train({ modelDir: exampleModel, dataset, outDir, seed: 0, holdoutFraction: 0.2 });
     server = await startModelServer({
       python: config.pythonExecutable,
       runtimeDir: config.runtimeDir,
@@ -37,7 +49,8 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
       modelName: 'pm',
       modelVersion: '1',
     });
-    candidate = { client: new KServeClient(server.url, 'pm'), features: featureColumns.map((name) => ({ name, type: 'number' })), version: 1 };
+    const features = featureColumns.map((name) => ({ name, type: 'number' as const }));
+    candidate = { client: new KServeClient(server.url, 'pm'), features, version: 1 };
     await admin.connect();
   });
   afterAll(async () => {
@@ -49,24 +62,28 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
   const readAll = async (topic: string): Promise<ConsumedRecord[]> => {
     const out: ConsumedRecord[] = [];
     const offsets = await kafka.partitionOffsets(topic);
-    await kafka.readRanges(topic, offsets.map((o) => ({ partition: o.partition, from: o.low, to: o.high })), async (records) => void out.push(...records));
+    const ranges = offsets.map((o) => ({ partition: o.partition, from: o.low, to: o.high }));
+    await kafka.readRanges(topic, ranges, async (records) => void out.push(...records));
     return out;
   };
 
   /** Topics of one test; the dead-letter topic with its own size limit when given. */
-  async function topics(name: string, deadLetterMaxBytes?: number): Promise<{ input: string; shadow: string; dlq: string }> {
-    const t = { input: `test.runner.${name}.${randomUUID()}`, shadow: `test.runner.${name}.shadow.${randomUUID()}`, dlq: `test.runner.${name}.dlq.${randomUUID()}` };
+  async function topics(name: string, deadLetterMaxBytes?: number): Promise<Topics> {
+    const id = randomUUID();
+    const base = `test.runner.${name}`;
+    const t = { input: `${base}.${id}`, shadow: `${base}.shadow.${id}`, dlq: `${base}.dlq.${id}` };
     await kafka.ensureTopic(t.input, 1);
     await kafka.ensureTopic(t.shadow, 1);
     if (deadLetterMaxBytes === undefined) await kafka.ensureTopic(t.dlq, 1);
     else {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: t.dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(deadLetterMaxBytes) }] }] });
+      const configEntries = [{ name: 'max.message.bytes', value: String(deadLetterMaxBytes) }];
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: t.dlq, numPartitions: 1, configEntries }] });
     }
     return t;
   }
 
-  /** Runs a shadow test over the first `messages` records of the input; `batches` gets the offsets of each batch read. */
-  async function shadow(t: { input: string; shadow: string; dlq: string }, messages: number, batches: string[][] = []): Promise<ShadowReport> {
+  /** Runs a shadow test over the first `messages` input records; `batches` gets the offsets of each batch read. */
+  async function shadow(t: Topics, messages: number, batches: string[][] = []): Promise<ShadowReport> {
     const watched: KafkaPort = {
       ...kafka,
       stream: (starts, onBatch, signal) =>
@@ -88,7 +105,11 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
       labelField: 'failure',
       shadowTopic: t.shadow,
       deadLetterTopic: t.dlq,
-      checkpoint: { offsets: { 0: '0' }, labelOffsets: {}, state: { ...emptyShadowState('classification'), offsets: { 0: '0' } } },
+      checkpoint: {
+        offsets: { 0: '0' },
+        labelOffsets: {},
+        state: { ...emptyShadowState('classification'), offsets: { 0: '0' } },
+      },
       maxMessages: messages,
       deadlineMs: Date.now() + 90_000,
       elapsedBeforeMs: 0,
@@ -99,7 +120,10 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
   }
 
   const rng = createRng(5);
-  const reading = (key: string, extra: object = {}): StreamRecord => ({ key, value: JSON.stringify({ ...generateReading(rng), ...extra }) });
+  const reading = (key: string, extra: object = {}): StreamRecord => ({
+    key,
+    value: JSON.stringify({ ...generateReading(rng), ...extra }),
+  });
 
   it('dead-letters a clipped copy of a record near the size limit, with its position, reason and size', async () => {
     const t = await topics('large', 200_000);
@@ -158,13 +182,18 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
   it('dead-letters a record nested 20,000 levels deep and scores the rest', async () => {
     const t = await topics('deep');
     // Every feature is there: only its depth makes it a bad record.
-    const deep = { key: 'deep', value: `${reading('deep').value.slice(0, -1)},"nested":${'['.repeat(20_000)}${']'.repeat(20_000)}}` };
+    const nesting = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const deep = { key: 'deep', value: `${reading('deep').value.slice(0, -1)},"nested":${nesting}}` };
     await kafka.produce(t.input, [reading('a'), deep, reading('b')]);
 
     const report = await shadow(t, 3);
     expect(report.deadLettered).toEqual({ total: 1, byReason: { 'nested more than 64 levels deep': 1 } });
     expect(report.candidate.scored).toBe(2);
     const [copy] = await readAll(t.dlq);
-    expect(copy).toMatchObject({ key: 'deep', value: deep.value, headers: { 'mloop-reason': 'nested more than 64 levels deep', 'mloop-source-offset': '1' } });
+    expect(copy).toMatchObject({
+      key: 'deep',
+      value: deep.value,
+      headers: { 'mloop-reason': 'nested more than 64 levels deep', 'mloop-source-offset': '1' },
+    });
   });
 });
