@@ -13,6 +13,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     const { status, body } = describe(err);
     if (status >= 500) request.log.error({ err }, 'request failed');
+    if (status === 503) void reply.header('retry-after', '1');
     void reply.status(status).send(body);
   });
 }

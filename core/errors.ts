@@ -14,6 +14,8 @@ export const errorCodes = {
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },
+  // A shared resource (the registry's write lock) stayed busy past its wait: try again shortly.
+  Unavailable: { retryable: true, httpStatus: 503 },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
