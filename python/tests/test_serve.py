@@ -408,7 +408,11 @@ ROW_ERRORS: dict[str, list[dict[str, Any]]] = {
         {"row": 2, "error": "input 'x2': true is not a number"},
     ],
     "outside the manifest's range and categories": [
-        {"row": 1, "error": "input 'x2': 11.0 is above max 10; input 'site': 'east' is not one of 'north', 'south'"},
+        {
+            "row": 1,
+            "error": "input 'x2': above the declared maximum 10; "
+            "input 'site': not one of the declared categories 'north', 'south'",
+        },
     ],
 }
 
