@@ -133,6 +133,9 @@ def _target(raw: pd.Series, task: str, column: str, order: int, bad: BadCells) -
     # Classification: integer labels when every label is an integer, else text labels.
     if is_integer_dtype(raw.dtype):
         return raw.astype("int64")
+    # Stored booleans (Parquet) are the classes 1 and 0, as serving answers and shadow tests read them.
+    if is_bool_dtype(raw.dtype) or pd.api.types.infer_dtype(raw, skipna=True) == "boolean":
+        return raw.astype("boolean").fillna(False).astype("int64")  # empty cells are reported above
     numbers = _as_numbers(raw)
     labels = numbers[~empty]
     if labels.notna().all() and (np.isfinite(labels) & (labels == np.floor(labels))).all():
