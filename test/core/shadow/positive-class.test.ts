@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startingCheckpoint } from '../../../activities/shadow';
 import type { Registry } from '../../../core/registry/registry';
 import { applyLabel, applyScored, report, resumeShadow, shadowCheckpoint, type Prediction } from '../../../core/shadow/metrics';
+import { judgeShadow } from '../../../core/shadow/thresholds';
 import { newVersion, openTestRegistry } from '../../helpers/registry';
 
 /**
@@ -61,5 +62,9 @@ describe('shadow metrics: the positive class of the version', () => {
     expect(r.positiveClass).toBeNull();
     expect(r.candidate.metrics).toEqual({ accuracy: 1, precision: null, recall: null, f1: null });
     expect(r.candidate.confusion).toBeUndefined();
+    const verdict = judgeShadow({ ...r, champion: r.candidate }, { maxErrorIncrease: { max: 0, metric: 'f1' } });
+    expect(verdict.reasons).toEqual([
+      'f1 cannot be compared: candidate f1 is not measured and champion f1 is not measured (3 labelled messages)',
+    ]);
   });
 });
