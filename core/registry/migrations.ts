@@ -97,6 +97,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_version_positive_class': {
+    async up(db: Kysely<unknown>) {
+      // JSON, so that the class 1 and the class "1" stay apart; null for versions without one.
+      await db.schema.alterTable('model_versions').addColumn('positive_class_json', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

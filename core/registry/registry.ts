@@ -22,7 +22,7 @@ export { aliasPattern } from './aliases';
 export type { ModelSummary } from './models';
 export type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
-export type { ModelVersion, NewModelVersion } from './versions';
+export type { ModelVersion, NewModelVersion, PositiveClass } from './versions';
 
 export interface RegistryOptions {
   /** The clock that stamps every write; tests pass their own to get exact instants. */

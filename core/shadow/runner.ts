@@ -4,7 +4,7 @@ import { fitRecord } from '../kafka/record-size';
 import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
 import { inferEachRow } from '../serving/row-isolation';
 import { deadLetterRecord, sourceOf } from './dead-letter';
-import { alreadyApplied, applyLabel, applyMalformed, applyScored, expire, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
+import { alreadyApplied, applyLabel, applyMalformed, applyScored, expireByWatermark, labelMessage, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
 
 /** A model being shadow-tested or compared with, behind its inference server. */
 export interface ServedModel {
@@ -126,7 +126,7 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     type Item = { kind: 'scored'; m: ScoredMessage } | { kind: 'malformed'; m: MalformedMessage };
     const items: Item[] = [
       ...scored.map((m): Item => ({ kind: 'scored', m })),
-      ...malformed.map((x): Item => ({ kind: 'malformed', m: { partition: x.record.partition, offset: x.record.offset, reason: x.reason } })),
+      ...malformed.map((x): Item => ({ kind: 'malformed', m: { partition: x.record.partition, offset: x.record.offset, reason: x.reason, timestampMs: Number(x.record.timestamp) } })),
     ].sort((x, y) => (BigInt(x.m.offset) < BigInt(y.m.offset) ? -1 : 1));
     let next = state;
     for (let i = 0; i < items.length; ) {
@@ -136,16 +136,12 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
       next = chunk[0]?.kind === 'scored' ? applyScored(next, chunk.map((c) => c.m as ScoredMessage)) : applyMalformed(next, chunk.map((c) => c.m as MalformedMessage));
       i = j;
     }
-    state = expire(next, latestTimestamp(todo), windowMs);
+    state = expireByWatermark(next, windowMs);
   };
 
+  // Every label record is applied: a record without a usable label is counted as invalid.
   const onLabels = (records: ConsumedRecord[]): void => {
-    const labels = records.flatMap((r) => {
-      const parsed = parseObject(r.value);
-      const label = parsed?.[o.labelField];
-      return r.key !== null && (typeof label === 'number' || typeof label === 'string') ? [{ key: r.key, label, timestampMs: Number(r.timestamp), partition: r.partition, offset: r.offset }] : [];
-    });
-    state = applyLabel(state, labels, windowMs);
+    state = expireByWatermark(applyLabel(state, records.map((r) => labelMessage(r, o.labelField)), windowMs), windowMs);
   };
 
   const starts = [{ topic: o.inputTopic, offsets: o.checkpoint.offsets }];
@@ -183,13 +179,6 @@ async function score(model: ServedModel, rows: Record<string, unknown>[]): Promi
   return out;
 }
 
-// Expiry goes by event time, so a replayed batch expires exactly what the first pass did.
-const latestTimestamp = (records: ConsumedRecord[]): number => records.reduce((m, r) => Math.max(m, Number(r.timestamp)), 0);
-
-function parseObject(value: string): Record<string, unknown> | null {
-  const parsed = parseJsonObject(value);
-  return parsed.ok ? parsed.value : null;
-}
 
 /** The record's fields against the served model's inputs: the first problem, or null. */
 function schemaProblem(row: Record<string, unknown>, features: FeatureSpec[]): string | null {

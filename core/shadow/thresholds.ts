@@ -81,10 +81,18 @@ function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresh
   const labelled = Math.min(candidate.labelled, champion.labelled);
   const c = candidate.metrics[metric] ?? null;
   const ch = champion.metrics[metric] ?? null;
-  if (labelled < minLabelled || c === null || ch === null) {
+  if (labelled < minLabelled) {
     reasons.push(
       `${metric} cannot be compared: ${candidate.labelled} candidate and ${champion.labelled} champion messages were labelled, fewer than the ${minLabelled} required`,
     );
+    return;
+  }
+  // A figure beyond the double range (a diverging model) or one not measured can never pass.
+  if (typeof c !== 'number' || typeof ch !== 'number') {
+    const what = ([['candidate', c], ['champion', ch]] as const)
+      .filter(([, v]) => typeof v !== 'number')
+      .map(([role, v]) => `${role} ${metric} is ${v === null ? 'not measured' : `${v}, not a finite number`}`);
+    reasons.push(`${metric} cannot be compared: ${what.join(' and ')} (${labelled} labelled messages)`);
     return;
   }
   const increase = lowerIsBetter.has(metric) ? c - ch : ch - c;
@@ -142,7 +150,9 @@ export function judgeShadow(report: ShadowReport, t: ShadowThresholds): ShadowJu
   }
   if (report.champion && t.maxMeanAbsDiff !== undefined && report.task === 'regression') {
     if (cmp.meanAbsDiff === null) reasons.push('mean absolute difference cannot be judged: no message was scored by both models');
-    else if (Number.isNaN(cmp.meanAbsDiff)) reasons.push('mean absolute difference cannot be judged: it is NaN');
+    else if (typeof cmp.meanAbsDiff !== 'number') {
+      reasons.push(`mean absolute difference is ${cmp.meanAbsDiff}, not a finite number (over ${cmp.messages} messages both models scored)`);
+    } else if (Number.isNaN(cmp.meanAbsDiff)) reasons.push('mean absolute difference cannot be judged: it is NaN');
     else if (!atMost(cmp.meanAbsDiff, t.maxMeanAbsDiff)) {
       const [d, max] = figures(cmp.meanAbsDiff, t.maxMeanAbsDiff, 3);
       reasons.push(`mean absolute difference ${d} is above the maximum ${max} (over ${cmp.messages} messages both models scored)`);

@@ -143,6 +143,9 @@ def _target(raw: pd.Series, task: str, column: str, order: int, bad: BadCells) -
     labels = raw if _is_number_column(raw) else _text(raw)
     empty = labels.isna()
     bad.add(order, column, empty, "empty, but the target needs a value")
+    # Stored booleans (Parquet) are the classes 1 and 0, as serving answers and shadow tests read them.
+    if is_bool_dtype(raw.dtype) or pd.api.types.infer_dtype(raw, skipna=True) == "boolean":
+        return raw.astype("boolean").fillna(False).astype("int64")  # empty cells are reported above
     numbers = pd.to_numeric(labels, errors="coerce").astype("float64")
     present = numbers[~empty]
     if present.notna().all() and (np.isfinite(present) & (present == np.floor(present))).all():

@@ -65,7 +65,9 @@ def test_evaluating_trains_own_artifact_reproduces_its_metrics(
         "metrics": train_result["metrics"],
         "holdout": train_result["holdout"],
         "manifest": train_result["manifest"],
+        "positive_class": train_result["positive_class"],
     }
+    assert train_result["positive_class"] == 1
     phases = [(e["phase"], e["status"]) for e in run.of("progress")]
     assert phases == [
         ("artifact", "started"),

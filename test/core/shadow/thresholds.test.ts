@@ -21,7 +21,7 @@ function reportOf({ task = 'classification', n, candidate, champion, labels }: S
     candidate: candidate(i),
     ...(champion ? { champion: champion(i) } : {}),
   }));
-  let s = applyScored(emptyShadowState(task, { maxPending: n }), messages);
+  let s = applyScored(emptyShadowState(task, { maxPending: n, positiveLabel: 1 }), messages);
   if (labels) s = applyLabel(s, messages.map((m, i) => ({ key: m.key ?? '', label: labels(i), timestampMs: i })));
   return report(s, 10_000);
 }
