@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerErrorHandler } from './errors';
+import { registerJsonBodies } from './json-body';
 import { registerAllowedHosts } from './plugins/allowed-hosts';
 import { registerAuth, type AuthOptions } from './plugins/auth';
 import { registerTemporal } from './plugins/temporal';
@@ -27,6 +28,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Before any route: the host and token checks run first on every request, unknown paths included.
   registerAllowedHosts(app, opts.auth.allowedHosts);
   registerAuth(app, opts.auth);
+  registerJsonBodies(app);
   registerTemporal(app, opts.temporal);
   app.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
   await app.register(lifecycleRoutes(opts));
