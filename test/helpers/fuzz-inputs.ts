@@ -109,10 +109,10 @@ const rawBodies: fc.Arbitrary<string> = fc.oneof(
 function deepBody(template: Json): fc.Arbitrary<string> {
   const paths = pathsOf(template).filter((p) => p.length > 0);
   return fc.tuple(fc.nat(), fc.integer({ min: 30, max: 50_000 }), fc.boolean()).map(([i, depth, arrays]) => {
-    const marker = '"\u0000deep\u0000"';
-    const text = JSON.stringify(mutate(template, paths[i % paths.length]!, '\u0000deep\u0000'));
+    const placeholder = 'fuzz-deep-value-here';
+    const text = JSON.stringify(mutate(template, paths[i % paths.length]!, placeholder));
     const deep = arrays ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-    return text.replace(marker, deep);
+    return text.replace(JSON.stringify(placeholder), deep);
   });
 }
 
