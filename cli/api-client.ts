@@ -38,7 +38,7 @@ export class ApiClient {
         res.status === 401
           ? this.token
             ? ` (the token from ${this.token.source} was refused)`
-            : ` (no token: set MLOOP_TOKEN or start the API once, which writes ${this.tokenHint})`
+            : ` (no token: set MLOOP_TOKEN, or put one in ${this.tokenHint}; the API writes it on its first start)`
           : '';
       throw new Error(
         `${method} ${path} → ${res.status} ${e?.error ?? ''}: ${e?.message ?? text.slice(0, 500)}${hint}`,

@@ -146,8 +146,15 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     });
     expect(start.statusCode, start.body).toBe(202);
     const { id } = start.json<{ id: string }>();
-    // The run's own failure keeps the traceback, for the Web UI and the worker's log.
-    await expect(stack.client.workflow.getHandle(id).result()).rejects.toThrow();
+    // The run's own failure keeps the traceback, for the Web UI and the workflow's history.
+    const failure = await stack.client.workflow
+      .getHandle(id)
+      .result()
+      .then(
+        () => undefined,
+        (err: unknown) => err as Error & { cause?: Error },
+      );
+    expect(failure?.cause?.message).toMatch(/Traceback[\s\S]*train\.py", line 3/);
     const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
     const body = res.json<{ status: string; error: string; errorType: string }>();
     expect(body.status).toBe('FAILED');
