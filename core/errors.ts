@@ -11,8 +11,11 @@ export const errorCodes = {
   TrainingFailed: { retryable: false, httpStatus: 422 },
   EvaluationFailed: { retryable: false, httpStatus: 422 },
   ShadowTestFailed: { retryable: false, httpStatus: 422 },
+  Unauthorized: { retryable: false, httpStatus: 401 },
+  Forbidden: { retryable: false, httpStatus: 403 },
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
+  MisdirectedRequest: { retryable: false, httpStatus: 421 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },
   // A shared resource (the registry's write lock) stayed busy past its wait: try again shortly.
   Unavailable: { retryable: true, httpStatus: 503 },

@@ -8,6 +8,7 @@ import { buildApp } from '../../../api/app';
 import { Registry } from '../../../core/registry/registry';
 import { newVersion } from '../../helpers/registry';
 import { tempDir } from '../../helpers/stack';
+import { as, testAuth } from '../../helpers/auth';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -132,15 +133,15 @@ describe('registry write lock held past busy_timeout', () => {
   it('answers 503 at the API, never 500', async () => {
     const untouchable = new Proxy({}, { get: () => expect.fail('registry routes must not use Temporal') });
     const temporal = { workflow: untouchable, connection: untouchable } as unknown as Client;
-    const app = await buildApp({ temporal, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
+    const app = await buildApp({ temporal, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', auth: testAuth });
     holder.exec('BEGIN IMMEDIATE');
     try {
-      const res = await app.inject({ method: 'PUT', url: '/v1/models/pm/aliases/champion', payload: { version: 1 } });
+      const res = await app.inject({ method: 'PUT', url: '/v1/models/pm/aliases/champion', headers: as('tester'), payload: { version: 1 } });
       expect(res.statusCode, res.body).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.json()).toMatchObject({ error: 'Unavailable', message: expect.stringMatching(/registry is busy/) });
       holder.exec('ROLLBACK');
-      const later = await app.inject({ method: 'PUT', url: '/v1/models/pm/aliases/champion', payload: { version: 1 } });
+      const later = await app.inject({ method: 'PUT', url: '/v1/models/pm/aliases/champion', headers: as('tester'), payload: { version: 1 } });
       expect(later.statusCode, later.body).toBe(200);
     } finally {
       if (holder.inTransaction) holder.exec('ROLLBACK');
