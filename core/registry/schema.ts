@@ -31,6 +31,8 @@ export interface ModelVersionsTable extends LineageColumns {
   created_at: ColumnType<string, string, never>;
   /** The training run (`runs.id`) the version came from; null for versions registered before runs existed. */
   training_run_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The reference profile's digest in the artifact store (drift checks); null for versions trained before profiles. */
+  profile_digest: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** One row per training run (an experiment), whether or not it passed its gates. */

@@ -14,13 +14,16 @@ export interface NewModelVersion extends Lineage {
   runId: string;
   /** The training run (see `recordRun`) this version came from; linked both ways when given. */
   trainingRunId?: string;
+  /** The reference profile written at training time, stored in the artifact store (drift checks compare with it). */
+  profileDigest?: string;
   idempotencyKey: string;
   createdBy: string;
 }
 
-export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId'> {
+export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId' | 'profileDigest'> {
   version: number;
   trainingRunId: string | null;
+  profileDigest: string | null;
   createdAt: string;
 }
 
@@ -44,6 +47,7 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
         version,
         artifact_digest: v.artifactDigest,
         artifact_size: v.artifactSize,
+        profile_digest: v.profileDigest ?? null,
         ...lineageColumns(v),
         workflow_id: v.workflowId,
         run_id: v.runId,
@@ -78,6 +82,7 @@ function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
     workflowId: r.workflow_id,
     runId: r.run_id,
     trainingRunId: r.training_run_id,
+    profileDigest: r.profile_digest,
     createdBy: r.created_by,
     createdAt: r.created_at,
   };

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import yaml
 
+from .drift_config import MonitoringConfig, validate_monitoring
 from .entrypoints import Entrypoint
 from .errors import InvalidManifest
 from .manifest_features import FEATURE_TYPES, Feature, FeatureType, validate_features
@@ -41,7 +42,7 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch
 SLUG_MAX_LENGTH = 63
 
 REQUIRED_FIELDS = ("name", "task", "train", "predict", "features", "target")
-OPTIONAL_FIELDS = ("params", "metrics", "gates")
+OPTIONAL_FIELDS = ("params", "metrics", "gates", "monitoring")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Manifest:
     # The metrics to report; defaults to every metric of the task.
     metrics: tuple[str, ...] = ()
     gates: tuple[Gate, ...] = ()
+    # How drift checks judge this model (drift_config.py); stored with the reference profile.
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @property
     def model_dir(self) -> Path:
@@ -217,6 +220,8 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         problems,
     )
 
+    monitoring = validate_monitoring(raw.get("monitoring"), features, task, problems)
+
     problems.raise_if_any()
     # Every value below has been validated above (else raise_if_any raised).
     return Manifest(
@@ -230,4 +235,5 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         params=dict(params),
         metrics=metrics,
         gates=gates,
+        monitoring=monitoring,
     )
