@@ -70,8 +70,9 @@ def build_report(
     """`output_columns` maps each model output (prediction, probability) to the window's
     column holding it."""
     too_small = window.rows < config.min_rows
-    features = [
-        compare_column(c, window.columns.get(c.name), config.features.get(c.name), config.min_rows, too_small)
+    # Only the entries are kept: a feature's cleaned values (a sorted copy of the column) go at once.
+    feature_entries = [
+        compare_column(c, window.columns.get(c.name), config.features.get(c.name), config.min_rows, too_small)[0]
         for c in profile.features
     ]
     outputs = [
@@ -85,7 +86,6 @@ def build_report(
         )
         for c in profile.outputs
     ]
-    feature_entries = [entry for entry, _ in features]
     output_entries = [entry for entry, _ in outputs]
     verdict = dataset_verdict(feature_entries, config.drift_share, too_small)
 

@@ -222,7 +222,7 @@ def test_bad_inputs_are_named_and_nothing_is_written(trained: Path, tmp_path: Pa
 
 def test_missing_columns_and_an_empty_window(trained: Path, tmp_path: Path) -> None:
     current = tmp_path / "current.csv"
-    window(trained, rows=300)[["x1", "site"]].to_csv(current, index=False)
+    window(trained, rows=600)[["x1", "site"]].to_csv(current, index=False)
     assert drift(trained, current, tmp_path / "a").exit_code == 0
     found = statuses(report_of(tmp_path / "a"))
     assert found == {

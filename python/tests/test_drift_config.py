@@ -33,7 +33,7 @@ def problems(tmp_path: Path, manifest: dict[str, Any]) -> list[str]:
 def test_defaults_without_a_section(tmp_path: Path) -> None:
     config = load(tmp_path, classification_manifest())
     assert config == MonitoringConfig()
-    assert (config.min_rows, config.drift_share, config.sample_rows) == (100, 0.5, 5000)
+    assert (config.min_rows, config.drift_share, config.sample_rows) == (500, 0.5, 5000)
 
 
 def test_a_full_section_is_read(tmp_path: Path) -> None:

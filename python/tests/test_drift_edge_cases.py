@@ -31,6 +31,7 @@ def column(name: str, column_type: str, sample: Any) -> ColumnProfile:
 
 
 def profile(*features: ColumnProfile, outputs: tuple[ColumnProfile, ...] = (), **config: Any) -> Profile:
+    config.setdefault("min_rows", 100)  # the cases here have a few hundred rows
     return Profile(
         path=Path("/profile.json"),
         model="edge",
