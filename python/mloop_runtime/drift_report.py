@@ -25,13 +25,13 @@ REPORT_FORMAT = "mloop.drift-report/1"
 TESTED = ("drift", "no_drift")
 
 
-def dataset_verdict(entries: list[dict[str, Any]], drift_share: float, too_small: bool) -> dict[str, Any]:
+def dataset_verdict(entries: list[dict[str, Any]], drift_share: float) -> dict[str, Any]:
     """Dataset drift when at least `drift_share` of the tested features drifted. Features
-    without a verdict (missing, too few values) are not counted either way."""
+    without a verdict (missing, too few values, a window too small) are not counted either way."""
     tested = [e for e in entries if e["status"] in TESTED]
     drifted = sum(1 for e in tested if e["drift"])
     share = drifted / len(tested) if tested else None
-    status = "insufficient_data" if too_small or not tested else ("drift" if share >= drift_share else "no_drift")
+    status = "insufficient_data" if share is None else ("drift" if share >= drift_share else "no_drift")
     return {
         "status": status,
         "drift": None if status == "insufficient_data" else status == "drift",
@@ -87,7 +87,7 @@ def build_report(
         for c in profile.outputs
     ]
     output_entries = [entry for entry, _ in outputs]
-    verdict = dataset_verdict(feature_entries, config.drift_share, too_small)
+    verdict = dataset_verdict(feature_entries, config.drift_share)
 
     findings: list[Finding] = []
     if too_small:

@@ -204,8 +204,10 @@ def jensenshannon(pair: ColumnPair) -> Outcome:
     bins = evidently_bins(pair)
     n_ref, n_cur = sizes(pair)
     value = float(distance.jensenshannon(bins.reference / n_ref, bins.current / n_cur))
-    if math.isnan(value):  # rounding put the divergence a hair below 0: the shares are equal
-        return Outcome(0.0, note="the distributions are equal")
+    if math.isnan(value):
+        # Rounding put the divergence a hair below 0 (scipy then takes the root of a negative
+        # number): the shares are equal to within what the computation resolves.
+        return Outcome(0.0, note="the distributions are equal to rounding")
     return Outcome(value)
 
 
