@@ -119,7 +119,8 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
           const { artifact, profile, ...rest } = outcome;
           const stored = await deps.artifacts.put(path.join(scratch, 'out', artifact));
           const storedProfile = await deps.artifacts.put(path.join(scratch, 'out', profile));
-          return { ...rest, artifactDigest: stored.digest, artifactSize: stored.sizeBytes, profileDigest: storedProfile.digest };
+          const digests = { artifactDigest: stored.digest, profileDigest: storedProfile.digest };
+          return { ...rest, ...digests, artifactSize: stored.sizeBytes };
         }),
       );
     },
