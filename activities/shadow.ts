@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import path from 'node:path';
 import type { ArtifactStore } from '../core/artifacts/store';
 import { resolveRanges } from '../core/data/topic-snapshot';
 import type { GitCheckouts } from '../core/git/checkout';
 import type { KafkaPort } from '../core/kafka/adapter';
 import type { PythonRuntimeOptions } from '../core/python/runtime';
+import { modelDirIn } from '../core/security/allowed-roots';
 import { KServeClient, type FeatureSpec } from '../core/serving/kserve-client';
 import { judgeShadow, type ShadowJudgement, type ShadowThresholds } from '../core/shadow/thresholds';
 import { startModelServer, type RunningModelServer } from '../core/serving/model-server';
@@ -57,7 +57,7 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
           server = await startModelServer({
             python: deps.python.python,
             runtimeDir: deps.python.runtimeDir,
-            modelDir: path.join(checkout, v.repoPath),
+            modelDir: await modelDirIn(checkout, v.repoPath, 'repoPath'),
             artifact: deps.artifacts.pathOf(v.artifactDigest),
             modelName: model,
             modelVersion: String(v.version),

@@ -21,6 +21,7 @@ export interface WorkerDeps {
   /** For activities that message workflows (progress reports). */
   temporal: Client;
   workDir: string;
+  allowedRoots: readonly string[];
   close(): Promise<void>;
 }
 
@@ -30,7 +31,7 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
   const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-worker' });
   return {
     registry,
-    git: new GitCheckouts(path.join(config.cacheDir, 'repos')),
+    git: new GitCheckouts(path.join(config.cacheDir, 'repos'), config.allowedRoots),
     artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     datasets: new ArtifactStore(path.join(config.dataDir, 'datasets'), '.csv'),
     python: new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
@@ -38,6 +39,7 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
     kafka,
     temporal: new Client({ connection, namespace: config.temporalNamespace }),
     workDir: path.join(config.dataDir, 'work'),
+    allowedRoots: config.allowedRoots,
     async close() {
       await kafka.close();
       await registry.close();

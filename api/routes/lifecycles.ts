@@ -3,6 +3,7 @@ import { WorkflowFailedError, type WorkflowExecutionDescription } from '@tempora
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { validateRepoSource } from '../../core/git/repo-source';
+import { checkLocalSources } from '../../core/security/allowed-roots';
 import { invalidInput, MloopError } from '../../core/errors';
 import {
   abortSignal,
@@ -24,6 +25,8 @@ export interface LifecycleRouteOptions {
   controlTaskQueue?: string;
   trainTaskQueue?: string;
   streamTaskQueue?: string;
+  /** Folders local repositories and datasets must be in; the configured ones by default. */
+  allowedRoots?: string[];
 }
 
 export function lifecycleRoutes(opts: LifecycleRouteOptions) {
@@ -38,6 +41,10 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
       if ('path' in body.dataset && !body.dataset.path.startsWith('/')) {
         throw invalidInput('dataset.path', `must be an absolute path (got "${body.dataset.path}")`);
       }
+      await checkLocalSources(
+        { repoUrl: repo.url, datasetPath: 'path' in body.dataset ? body.dataset.path : undefined },
+        opts.allowedRoots,
+      );
       const input: LifecycleInput = {
         model: body.model,
         repo: { url: repo.url, ref: repo.ref, path: repo.path ?? '' },
