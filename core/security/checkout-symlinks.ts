@@ -21,13 +21,11 @@ export async function assertNoEscapingSymlinks(checkout: string): Promise<void> 
       if (entry.isDirectory()) pending.push(full);
       if (!entry.isSymbolicLink()) continue;
       const where = path.relative(root, full);
+      const refuse = (why: string): MloopError =>
+        new MloopError('InvalidModelRepo', `symlink "${where}" in the repository ${why}`, { path: where });
       const target = await fs.realpath(full).catch(() => undefined);
-      if (target === undefined) {
-        throw new MloopError('InvalidModelRepo', `symlink "${where}" in the repository points to nothing (broken or a loop)`, { path: where });
-      }
-      if (!isInside(target, root)) {
-        throw new MloopError('InvalidModelRepo', `symlink "${where}" in the repository points outside it`, { path: where });
-      }
+      if (target === undefined) throw refuse('points to nothing (broken or a loop)');
+      if (!isInside(target, root)) throw refuse('points outside it');
     }
   }
 }

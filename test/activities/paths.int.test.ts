@@ -88,12 +88,12 @@ describe('activities re-check what a workflow may touch (real worker, workflows 
   it('refuses a dataset outside the allowed roots', async () => {
     const elsewhere = await createExampleDataset(50);
     const id = await start('dataset', { dataset: { path: elsewhere } });
-    expect(await innermostFailure(client, id)).toMatch(/^InvalidInput: .*dataset\.path: .* is outside the folders this server may read/);
+    expect(await innermostFailure(client, id)).toMatch(/^InvalidInput: .*dataset\.path: .* is outside the folders/);
   });
 
   it('refuses a local repository outside the allowed roots', async () => {
     const other = await createExampleModelRepo();
     const id = await start('repo', { repo: { url: other.url, ref: 'main', path: other.path } });
-    expect(await innermostFailure(client, id)).toMatch(/^InvalidInput: .*repo\.url: .* is outside the folders this server may read/);
+    expect(await innermostFailure(client, id)).toMatch(/^InvalidInput: .*repo\.url: .* is outside the folders/);
   });
 });

@@ -27,21 +27,27 @@ describe('POST /v1/lifecycles: local repositories and datasets inside the allowe
     await fs.writeFile(path.join(outside, 'secrets.csv'), 'DB_PASSWORD\n');
     await fs.symlink(path.join(outside, 'secrets.csv'), path.join(root, 'innocent.csv'));
     registry = await Registry.openSqlite(path.join(await tempDir('api-paths-registry'), 'registry.db'));
-    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', allowedRoots: [root] });
+    const webUiUrl = 'http://127.0.0.1:8233';
+    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, allowedRoots: [root] });
   });
   afterAll(async () => {
     await app.close();
     await registry.close();
   });
 
-  const body = (repoUrl: string, dataset: string): object => ({ model: 'pm', repo: { url: repoUrl, ref: 'main' }, dataset: { path: dataset } });
+  const body = (repoUrl: string, dataset: string): object => ({
+    model: 'pm',
+    repo: { url: repoUrl, ref: 'main' },
+    dataset: { path: dataset },
+  });
+  const repoIn = (): string => path.join(root, 'repo');
 
   it.each([
     ['a repository outside the roots', () => body(outside, path.join(root, 'data.csv')), 'repo.url'],
-    ['a file:// repository outside the roots', () => body(`file://${outside}`, path.join(root, 'data.csv')), 'repo.url'],
-    ['a dataset outside the roots', () => body(path.join(root, 'repo'), path.join(outside, 'secrets.csv')), 'dataset.path'],
-    ['a dataset symlink leading out', () => body(path.join(root, 'repo'), path.join(root, 'innocent.csv')), 'dataset.path'],
-    ['a dataset path with ".."', () => body(path.join(root, 'repo'), `${root}/../${path.basename(outside)}/secrets.csv`), 'dataset.path'],
+    ['a file:// repository outside', () => body(`file://${outside}`, path.join(root, 'data.csv')), 'repo.url'],
+    ['a dataset outside the roots', () => body(repoIn(), path.join(outside, 'secrets.csv')), 'dataset.path'],
+    ['a dataset symlink leading out', () => body(repoIn(), path.join(root, 'innocent.csv')), 'dataset.path'],
+    ['a dataset path with ".."', () => body(repoIn(), `${root}/../${path.basename(outside)}/x.csv`), 'dataset.path'],
   ])('answers 400 for %s and starts nothing', async (_name, payload, field) => {
     const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', payload: payload() });
     expect(res.statusCode, res.body).toBe(400);
@@ -51,7 +57,8 @@ describe('POST /v1/lifecycles: local repositories and datasets inside the allowe
   });
 
   it('starts a lifecycle whose repository and dataset are inside the roots', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', payload: body(path.join(root, 'repo'), path.join(root, 'data.csv')) });
+    const payload = body(repoIn(), path.join(root, 'data.csv'));
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', payload });
     expect(res.statusCode, res.body).toBe(202);
     expect(starts).toHaveLength(1);
   });

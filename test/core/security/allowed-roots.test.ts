@@ -33,7 +33,8 @@ describe('allowed roots', () => {
   });
 
   it('accepts files inside a root, also ones that do not exist yet, and the root itself', async () => {
-    expect(await resolveUnderRoots(path.join(root, 'data.csv'), [root], 'dataset.path')).toBe(path.join(await fs.realpath(root), 'data.csv'));
+    const resolved = await resolveUnderRoots(path.join(root, 'data.csv'), [root], 'dataset.path');
+    expect(resolved).toBe(path.join(await fs.realpath(root), 'data.csv'));
     await resolveUnderRoots(path.join(root, 'later', 'data.csv'), [root], 'dataset.path');
     await resolveUnderRoots(root, [root], 'repo.url');
     // A link from outside into a root ends inside it: that is where the bytes come from.
@@ -63,9 +64,9 @@ describe('allowed roots', () => {
     await checkLocalSources({ repoUrl: 'https://example.com/m.git' }, [root]);
     await checkLocalSources({ repoUrl: 'git@example.com:team/m.git' }, [root]);
     await checkLocalSources({ repoUrl: pathToFileURL(root).href, datasetPath: path.join(root, 'data.csv') }, [root]);
-    expect((await failure(checkLocalSources({ repoUrl: outside }, [root]))).details.field).toBe('repo.url');
-    expect((await failure(checkLocalSources({ repoUrl: pathToFileURL(outside).href }, [root]))).details.field).toBe('repo.url');
-    expect((await failure(checkLocalSources({ repoUrl: 'file://otherhost/srv/repo' }, [root]))).details.field).toBe('repo.url');
+    for (const repoUrl of [outside, pathToFileURL(outside).href, 'file://otherhost/srv/repo']) {
+      expect((await failure(checkLocalSources({ repoUrl }, [root]))).details.field).toBe('repo.url');
+    }
     const data = await failure(checkLocalSources({ repoUrl: root, datasetPath: path.join(root, 'link.csv') }, [root]));
     expect(data.details.field).toBe('dataset.path');
   });
@@ -78,8 +79,11 @@ describe('allowed roots', () => {
 
   it('defaults to the data directory and the bundled examples; MLOOP_ALLOWED_ROOTS replaces them', () => {
     const repoRoot = path.resolve(import.meta.dirname, '../../..');
-    expect(loadConfig({ MLOOP_DATA: '/srv/mloop' }).allowedRoots).toEqual(['/srv/mloop', path.join(repoRoot, 'examples')]);
+    const defaults = loadConfig({ MLOOP_DATA: '/srv/mloop' }).allowedRoots;
+    expect(defaults).toEqual(['/srv/mloop', path.join(repoRoot, 'examples')]);
     expect(loadConfig({ MLOOP_ALLOWED_ROOTS: '/a:/b/c' }).allowedRoots).toEqual(['/a', '/b/c']);
-    expect(() => loadConfig({ MLOOP_ALLOWED_ROOTS: '/a:rel' })).toThrow('MLOOP_ALLOWED_ROOTS: "rel" is not an absolute path');
+    expect(() => loadConfig({ MLOOP_ALLOWED_ROOTS: '/a:rel' })).toThrow(
+      'MLOOP_ALLOWED_ROOTS: "rel" is not an absolute path',
+    );
   });
 });

@@ -7,8 +7,9 @@ import { MloopError } from '../../../core/errors';
 import { GitCheckouts } from '../../../core/git/checkout';
 import { tempDir } from '../../helpers/stack';
 
+const identity = ['-c', 'user.name=t', '-c', 'user.email=t@mloop.invalid'];
 const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@mloop.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
+  execFileSync('git', [...identity, ...args], { cwd, encoding: 'utf8' }).trim();
 
 /** A repository with one commit holding `links` (name → link target) beside an mloop.yaml. */
 async function repoWithLinks(links: Record<string, string>): Promise<{ url: string; sha: string }> {
@@ -35,7 +36,10 @@ async function materializeError(links: Record<string, string>): Promise<{ err: u
 
 describe('symlinks in a checkout', () => {
   it('allows links that stay inside the checkout', async () => {
-    const { err, dest } = await materializeError({ 'model/mloop.yaml': '../config/mloop.yaml', 'config/mloop.yaml': '../model/train.py' });
+    const { err, dest } = await materializeError({
+      'model/mloop.yaml': '../config/mloop.yaml',
+      'config/mloop.yaml': '../model/train.py',
+    });
     expect(err).toBeUndefined();
     expect(await fs.readFile(path.join(dest, 'model', 'mloop.yaml'), 'utf8')).toContain('def train');
   });
