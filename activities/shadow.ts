@@ -57,6 +57,7 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
           server = await startModelServer({
             python: deps.python.python,
             runtimeDir: deps.python.runtimeDir,
+            ...(deps.python.runnerUser ? { runnerUser: deps.python.runnerUser } : {}),
             modelDir: await modelDirIn(checkout, v.repoPath, 'repoPath'),
             artifact: deps.artifacts.pathOf(v.artifactDigest),
             modelName: model,
