@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ArtifactStore } from '../core/artifacts/store';
 import type { MloopConfig } from '../core/config';
@@ -50,6 +51,8 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
       await kafka.close();
       await registry.close();
       await connection.close();
+      // Each attempt removes its own scratch folder; the root goes too once nothing is left in it.
+      await fs.rmdir(workDir).catch(() => undefined);
     },
   };
 }

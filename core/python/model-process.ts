@@ -148,7 +148,9 @@ async function createSandbox(account: RunnerAccount | null): Promise<Sandbox> {
   let quarantine: string;
   if (account) {
     const base = await runnerSubdir(account, 'sandboxes');
-    const id = randomUUID();
+    await sweepOrphans(base, account);
+    // Named after this worker, so that another can tell when it died and sweep up after it.
+    const id = `${process.pid}-${randomUUID()}`;
     dir = path.join(base, id);
     quarantine = path.join(base, `${id}.out`);
     await fs.mkdir(dir, { mode: 0o700 });
@@ -164,19 +166,41 @@ async function createSandbox(account: RunnerAccount | null): Promise<Sandbox> {
 
   let disposing: Promise<void> | undefined;
   const dispose = (): Promise<void> =>
-    (disposing ??= (async () => {
-      if (!account) {
-        await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        return;
-      }
-      // Everything below these two folders belongs to the runner: it deletes it itself, so a
-      // link it planted can never make root delete something else.
-      const present = [];
-      for (const d of [dir, quarantine]) if (await exists(d)) present.push(d);
-      if (present.length > 0) await runAs(account, 'find', [...present, '-mindepth', '1', '-delete']);
-      for (const d of present) await fs.rmdir(d).catch(() => undefined);
-    })());
+    (disposing ??= account
+      ? removeAsRunner(account, [dir, quarantine])
+      : fs.rm(dir, { recursive: true, force: true }).catch(() => undefined));
   return { dir, home, tmp, account, quarantine, dispose };
+}
+
+/**
+ * Everything below these folders belongs to the runner, so it deletes it itself: a link it
+ * planted can never make root delete something else. Root then removes the emptied folders.
+ */
+async function removeAsRunner(account: RunnerAccount, dirs: string[]): Promise<void> {
+  const present = [];
+  for (const d of dirs) if (await exists(d)) present.push(d);
+  if (present.length === 0) return;
+  await runAs(account, 'find', [...present, '-mindepth', '1', '-delete']).catch(() => undefined);
+  for (const d of present) await fs.rmdir(d).catch(() => undefined);
+}
+
+/** Sandboxes of workers that died (SIGKILL, a crash) without removing them. */
+async function sweepOrphans(base: string, account: RunnerAccount): Promise<void> {
+  const dead = new Set<string>();
+  for (const name of await fs.readdir(base).catch(() => [])) {
+    const pid = /^(\d+)-[0-9a-f-]+(\.out)?$/.exec(name)?.[1];
+    if (pid !== undefined && !alive(Number(pid))) dead.add(name);
+  }
+  if (dead.size > 0) await removeAsRunner(account, [...dead].map((name) => path.join(base, name)));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 type Need = 'r' | 'rx' | 'x';

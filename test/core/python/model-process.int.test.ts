@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,20 @@ echo '{"event":"result","artifact":"model.joblib","metrics":{}}'
     const unreachable = await rejection(closedRuntime.train(req));
     expect(unreachable.code).toBe('ToolchainMissing');
     expect(unreachable.message).toContain('cannot be run by the unprivileged user');
+  });
+
+  it.runIf(asRoot)('sweeps up the sandboxes of a worker that died', async () => {
+    const { uid, gid } = runnerIds();
+    const home = execFileSync('getent', ['passwd', config.runnerUser], { encoding: 'utf8' }).split(':')[5] ?? '';
+    const dead = spawnSync('true').pid; // a process that has exited
+    const orphan = path.join(home, 'sandboxes', `${dead}-00000000-0000-4000-8000-000000000001`);
+    await fs.mkdir(path.join(orphan, 'home'), { recursive: true });
+    await fs.writeFile(path.join(orphan, 'home', 'left-behind'), 'x');
+    for (const p of [orphan, path.join(orphan, 'home'), path.join(orphan, 'home', 'left-behind')]) await fs.chown(p, uid, gid);
+
+    const outDir = path.join(await tempDir('sweep'), 'out');
+    await runtime.train({ modelDir: exampleModel, dataset: await createExampleDataset(100), outDir, ...split });
+    await expect(fs.stat(orphan)).rejects.toThrow();
   });
 
   it('serves through the same helper: allow-listed environment, runner account', async () => {
