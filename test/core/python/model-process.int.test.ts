@@ -174,7 +174,9 @@ echo '{"event":"result","artifact":"model.joblib","metrics":{}}'
     const orphan = path.join(home, 'sandboxes', `${dead}-00000000-0000-4000-8000-000000000001`);
     await fs.mkdir(path.join(orphan, 'home'), { recursive: true });
     await fs.writeFile(path.join(orphan, 'home', 'left-behind'), 'x');
-    for (const p of [orphan, path.join(orphan, 'home'), path.join(orphan, 'home', 'left-behind')]) await fs.chown(p, uid, gid);
+    for (const p of [orphan, path.join(orphan, 'home'), path.join(orphan, 'home', 'left-behind')]) {
+      await fs.chown(p, uid, gid);
+    }
 
     const outDir = path.join(await tempDir('sweep'), 'out');
     await runtime.train({ modelDir: exampleModel, dataset: await createExampleDataset(100), outDir, ...split });
