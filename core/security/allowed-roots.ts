@@ -12,8 +12,16 @@ import { validateRepoPath } from '../git/repo-source';
  * activities check again, since a workflow can be started through Temporal directly.
  */
 
-/** Follows symlinks in the longest part of `p` that exists; the part that does not exist cannot be a link. */
-async function resolveExisting(p: string): Promise<string> {
+// Control characters could smuggle lines into logs and messages; NUL is refused by the OS anyway.
+// eslint-disable-next-line no-control-regex
+const controlChars = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Follows symlinks in the longest part of `p` that exists; the part that does not exist cannot
+ * be a link. A path that cannot be resolved at all (a loop, a name too long, a folder closed to
+ * this process) is refused: where it leads cannot be checked.
+ */
+async function resolveExisting(p: string, field: string): Promise<string> {
   const missing: string[] = [];
   let current = p;
   for (;;) {
@@ -21,7 +29,9 @@ async function resolveExisting(p: string): Promise<string> {
       return path.join(await fs.realpath(current), ...missing);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw invalidInput(field, `"${p}" cannot be resolved (${code ?? 'error'})`);
+      }
       const parent = path.dirname(current);
       if (parent === current) return p;
       missing.unshift(path.basename(current));
@@ -39,10 +49,11 @@ const isInside = (target: string, root: string): boolean =>
  * parent folder the text suggests.
  */
 export async function resolveUnderRoots(p: string, roots: readonly string[], field: string): Promise<string> {
+  if (controlChars.test(p)) throw invalidInput(field, 'must not contain control characters');
   if (!path.isAbsolute(p)) throw invalidInput(field, `must be an absolute path (got "${p}")`);
   if (p.split(path.sep).includes('..')) throw invalidInput(field, `must not contain ".." segments (got "${p}")`);
-  const real = await resolveExisting(path.normalize(p));
-  const realRoots = await Promise.all(roots.map((r) => resolveExisting(path.resolve(r))));
+  const real = await resolveExisting(path.normalize(p), field);
+  const realRoots = await Promise.all(roots.map((r) => resolveExisting(path.resolve(r), 'MLOOP_ALLOWED_ROOTS')));
   if (!realRoots.some((root) => isInside(real, root))) {
     throw invalidInput(
       field,
@@ -88,7 +99,7 @@ export async function checkLocalSources(
 export async function modelDirIn(checkout: string, repoPath: string, field = 'repo.path'): Promise<string> {
   const relative = validateRepoPath(repoPath, field);
   const dir = path.join(checkout, relative);
-  const [real, root] = await Promise.all([resolveExisting(dir), fs.realpath(checkout)]);
+  const [real, root] = await Promise.all([resolveExisting(dir, field), fs.realpath(checkout)]);
   if (!isInside(real, root)) throw invalidInput(field, `"${repoPath}" leaves the repository through a symlink`);
   return dir;
 }

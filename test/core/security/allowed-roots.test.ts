@@ -54,6 +54,16 @@ describe('allowed roots', () => {
     expect(err.message).toContain('outside the folders this server may read');
   });
 
+  it('refuses, as bad input and never as a crash, paths that cannot be resolved', async () => {
+    await fs.symlink('loop-b', path.join(root, 'loop-a'));
+    await fs.symlink('loop-a', path.join(root, 'loop-b'));
+    const loop = path.join(root, 'loop-a', 'x.csv');
+    for (const p of [loop, `/${'a'.repeat(5000)}/x.csv`, `${root}/x\u0000.csv`, `${root}/x\n.csv`]) {
+      const err = await failure(resolveUnderRoots(p, [root], 'dataset.path'));
+      expect([err.code, err.details.field]).toEqual(['InvalidInput', 'dataset.path']);
+    }
+  });
+
   it('refuses relative paths and ".." segments before looking at the disk', async () => {
     expect((await failure(resolveUnderRoots('data.csv', [root], 'dataset.path'))).message).toContain('absolute');
     const dotted = await failure(resolveUnderRoots(`${root}/sub/../data.csv`, [root], 'dataset.path'));
