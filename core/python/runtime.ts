@@ -147,6 +147,8 @@ export class PythonRuntime {
       }
     };
     signal?.addEventListener('abort', stopGroup, { once: true });
+    // Aborted while the sandbox was being prepared: no 'abort' event will come any more.
+    if (signal?.aborted) stopGroup();
     let timedOut = false;
     const timer = timeoutMs
       ? setTimeout(() => {
