@@ -17,6 +17,10 @@ export interface MloopConfig {
   /** Names the API answers to (the `Host` header), against DNS rebinding: loopback names plus these. */
   apiAllowedHosts: string[];
   auth: AuthConfig;
+  /** Folders that local repositories and datasets must resolve into (MLOOP_ALLOWED_ROOTS, `:`-separated). */
+  allowedRoots: string[];
+  /** The unprivileged account model code runs as when the worker runs as root (MLOOP_RUNNER_USER). */
+  runnerUser: string;
 }
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -43,6 +47,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
       ...(env.MLOOP_TOKENS !== undefined ? { envTokens: env.MLOOP_TOKENS } : {}),
       bootstrap: env.MLOOP_TOKENS_FILE === undefined && env.MLOOP_TOKENS === undefined,
     },
+    allowedRoots: allowedRoots(env.MLOOP_ALLOWED_ROOTS, [dataDir, path.join(repoRoot, 'examples')]),
+    runnerUser: env.MLOOP_RUNNER_USER ?? 'mloop-runner',
   };
 }
 
@@ -61,4 +67,13 @@ function allowedHosts(apiHost: string, extra: string | undefined): string[] {
     }
   }
   return [...new Set([...loopbackHosts, ...bound.map((h) => h.toLowerCase()), ...configured])];
+
+}
+
+function allowedRoots(value: string | undefined, defaults: string[]): string[] {
+  if (value === undefined || value.trim() === '') return defaults;
+  const roots = value.split(path.delimiter).map((r) => r.trim()).filter(Boolean);
+  const relative = roots.find((r) => !path.isAbsolute(r));
+  if (relative !== undefined) throw new Error(`MLOOP_ALLOWED_ROOTS: "${relative}" is not an absolute path`);
+  return roots;
 }
