@@ -27,6 +27,8 @@ describe('API authentication, roles and allowed hosts', () => {
       write: (chunk: Buffer, _enc, done) => void (logLines.push(chunk.toString()), done()),
     });
     app = await buildApp({
+      // The sample sources are made-up paths: these roots let them past the path check.
+      allowedRoots: ['/srv/models', '/data'],
       temporal: temporal.client,
       registry,
       namespace: 'default',

@@ -80,6 +80,8 @@ describe('fuzzing every route, with and without valid tokens (real Temporal serv
     await registry.registerVersion(newVersion(model, `${model}-1`, { trainingRunId: `lifecycle/${model}/k1/train` }));
     await registry.registerVersion(newVersion(model, `${model}-2`));
     app = await buildApp({
+      // The sample sources are made-up paths: these roots let them past the path check.
+      allowedRoots: [...config.allowedRoots, '/srv/models', '/data'],
       temporal: counted.client,
       registry,
       namespace: config.temporalNamespace,

@@ -19,7 +19,8 @@ describe('POST /v1/lifecycles input validation', () => {
   beforeAll(async () => {
     registry = await Registry.openSqlite(path.join(await tempDir('lifecycles-api'), 'registry.db'));
     const webUiUrl = 'http://127.0.0.1:8233';
-    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, auth: testAuth });
+    // The sample sources are made-up paths: these roots let them past the path check.
+    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, auth: testAuth, allowedRoots: ['/srv/models', '/data'] });
   });
   afterAll(async () => {
     await app.close();

@@ -102,7 +102,7 @@ describe('model code runs with least privilege (real Python)', () => {
     expect(spy.env.PYTHONHASHSEED).toBe('0');
     expect(spy.in_place).toBe(true);
     // The artifact came back to the worker, all of it and nothing else.
-    expect((await fs.readdir(outDir)).sort()).toEqual(['metrics.json', 'model.joblib']);
+    expect((await fs.readdir(outDir)).sort()).toEqual(['metrics.json', 'model.joblib', 'reference-profile.json']);
     if (asRoot) {
       expect({ uid: spy.uid, gid: spy.gid }).toEqual(runnerIds());
       expect(spy.groups).not.toContain(0);
@@ -137,8 +137,8 @@ describe('model code runs with least privilege (real Python)', () => {
       python,
       `#!/bin/sh
 while [ "$#" -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
-mkdir -p "$out" && ln -s ${secretFile} "$out/model.joblib"
-echo '{"event":"result","artifact":"model.joblib","metrics":{}}'
+mkdir -p "$out" && ln -s ${secretFile} "$out/model.joblib" && echo '{}' >"$out/reference-profile.json"
+echo '{"event":"result","artifact":"model.joblib","profile":"reference-profile.json","metrics":{}}'
 `,
       { mode: 0o755 },
     );
