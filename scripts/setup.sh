@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
 # CLI, Kafka's jars, the Python venv and the Docker engine. Downloads and builds are cached in
-# $MLOOP_CACHE (~/.cache/mloop by default), so a second run only checks.
+# $MLOOP_CACHE (~/.cache/mloop by default), so a second run only checks. PostgreSQL and
+# Mosquitto (the pipeline connectors' services) come from Debian's packages.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
+# PostgreSQL and Mosquitto: the pipeline connectors' services.
+source "$MLOOP_ROOT/scripts/lib/service-user.sh"
+source "$MLOOP_ROOT/scripts/lib/postgres.sh"
+source "$MLOOP_ROOT/scripts/lib/mqtt.sh"
 
 check_toolchains() {
   need_cmd node "install Node.js 20.19 or newer"
@@ -74,4 +79,6 @@ timed install_python_venv
 timed temporal_install
 timed kafka_install
 timed docker_install
+timed postgres_install
+timed mqtt_install
 log "setup complete in $((SECONDS - t_setup))s"
