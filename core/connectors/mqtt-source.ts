@@ -73,18 +73,20 @@ export async function runMqttSource(o: MqttSourceOptions): Promise<MqttSourceSta
     reconnectPeriod: 500,
     connectTimeout: 5000,
     protocolVersion: 4,
-    // Called before the acknowledgement; the ack waits for Kafka.
-    customHandleAcks: (topic, message, _packet, done) => {
-      forward(topic, message).then(
-        () => {
-          report();
-          done(0);
-        },
-        // Stopping: no ack, so the broker redelivers to the next run.
-        (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
-      );
-    },
   });
+  // mqtt.js acknowledges a QoS 1/2 message only after this calls back, and hands over the
+  // next message only then: the acknowledgement waits for Kafka.
+  client.handleMessage = (packet, callback) => {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    forward(packet.topic, payload).then(
+      () => {
+        report();
+        callback();
+      },
+      // Stopping: no acknowledgement, so the broker delivers it again to the next run.
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
+  };
   client.on('connect', (ack) => {
     status.connected = true;
     // A resumed session keeps its subscriptions; subscribing again is harmless.
@@ -103,11 +105,6 @@ export async function runMqttSource(o: MqttSourceOptions): Promise<MqttSourceSta
     status.lastError = err.message;
     report();
   });
-  // QoS 0 messages arrive here (they carry no acknowledgement to hold back).
-  client.on('message', (topic, message, packet) => {
-    if (packet.qos === 0) void forward(topic, message).then(report, () => undefined);
-  });
-
   await new Promise<void>((resolve) => {
     if (o.signal.aborted) resolve();
     else o.signal.addEventListener('abort', () => resolve(), { once: true });

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { fieldTypes } from './fields';
 
 /**
@@ -6,6 +6,11 @@ import { fieldTypes } from './fields';
  * structural validation (validate.ts), and the published JSON Schema (pipeline.schema.json,
  * kept equal to `pipelineJsonSchema()` by a test).
  */
+// TypeBox checks formats only once they are registered (the registry is global).
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && Number.isFinite(Date.parse(v)));
+}
+
 const msg = (errorMessage: string): { errorMessage: string } => ({ errorMessage });
 
 const Name = Type.String({
@@ -171,7 +176,7 @@ export const sourceSchemas = {
       count: Type.Optional(Type.Integer({ minimum: 0 })),
       seed: Type.Optional(Type.Integer()),
       machines: Type.Optional(Type.Integer({ minimum: 1 })),
-      start: Type.Optional(Type.String({ format: 'date-time', description: 'event time of the first reading; default: now' })),
+      start: Type.Optional(Type.String({ format: 'date-time', description: 'event time of the first reading; default: now', ...msg('must be an ISO 8601 date-time') })),
       interval: Type.Optional(Duration),
     },
     strict,
