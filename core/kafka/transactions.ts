@@ -123,7 +123,7 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     maxWaitTimeInMs: 200,
   });
   const admin = kafka.admin();
-  let shared: Producer | undefined;
+  let shared: Promise<Producer> | undefined;
   const owned = new Map<number, Owned>();
   const ownCommits = new Map<number, string>();
   const watermarks = new Map<number, string>();
@@ -145,13 +145,13 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     }
   });
 
-  const sharedProducer = async (): Promise<Producer> => {
-    if (!shared) {
-      shared = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-      await shared.connect();
-    }
-    return shared;
-  };
+  // Partitions are processed in parallel: they share one connection attempt, not one each.
+  const sharedProducer = (): Promise<Producer> =>
+    (shared ??= (async () => {
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      await p.connect();
+      return p;
+    })());
 
   const acquire = async (partition: number): Promise<Owned> => {
     const previous = owned.get(partition);
@@ -217,8 +217,7 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     try {
       let own = owned.get(partition);
       if (!own || own.generation !== generation) own = await acquire(partition);
-      const from = own.committed === null ? null : BigInt(own.committed);
-      const records = batch.messages.filter((m) => from === null || BigInt(m.offset) >= from).map((m) => toConsumed(batch.topic, partition, m));
+      const records = unprocessed(batch.messages, own.committed).map((m) => toConsumed(batch.topic, partition, m));
       if (records.length > 0) {
         const result = await o.processor.process({ topic: batch.topic, partition, records, highWatermark: batch.highWatermark }, stop.signal);
         if (stop.signal.aborted) return;
@@ -264,7 +263,7 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
       stop.abort();
       await consumer.disconnect().catch(() => undefined);
       await Promise.all([...owned.values()].map((x) => x.producer?.disconnect().catch(() => undefined)));
-      await shared?.disconnect().catch(() => undefined);
+      await shared?.then((p) => p.disconnect()).catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
     }
   })();
@@ -325,10 +324,19 @@ const headerBytes = (h: Record<string, string> | undefined): number => {
 
 export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
+  for (const k in m.headers) {
+    const v = m.headers[k];
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
   }
   return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? '', headers };
+}
+
+/** The messages at or after `committed` (offsets ascend, so only a repeated head is cut). */
+function unprocessed(messages: KafkaMessage[], committed: string | null): KafkaMessage[] {
+  if (committed === null || messages.length === 0) return messages;
+  const from = BigInt(committed);
+  if (BigInt((messages[0] as KafkaMessage).offset) >= from) return messages;
+  return messages.filter((m) => BigInt(m.offset) >= from);
 }
 
 function maxOffset(a: string | null, b: string | null): string | null {

@@ -34,14 +34,29 @@ function valueFits(v: unknown, type: FieldType): boolean {
 
 /** The first way `record` breaks `schema`, or null when it fits. Extra fields are allowed. */
 export function recordProblem(record: Record<string, unknown>, schema: FieldSchema): string | null {
-  for (const [name, type] of Object.entries(schema)) {
-    if (!Object.hasOwn(record, name)) return `missing field "${name}"`;
-    const v = record[name];
-    if (v === null || valueFits(v, type)) continue;
-    const shown = typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : typeof v === 'object' ? 'an object' : String(v);
-    return `field "${name}" is ${shown}, not ${type === 'integer' ? 'an integer' : `a ${type}`}`;
-  }
-  return null;
+  return recordChecker(schema)(record);
+}
+
+const checkers = new WeakMap<FieldSchema, (record: Record<string, unknown>) => string | null>();
+
+/** `recordProblem` for one schema, with the schema's entries read once (it runs per record). */
+export function recordChecker(schema: FieldSchema): (record: Record<string, unknown>) => string | null {
+  const known = checkers.get(schema);
+  if (known) return known;
+  const entries = Object.entries(schema);
+  const check = (record: Record<string, unknown>): string | null => {
+    for (let i = 0; i < entries.length; i++) {
+      const [name, type] = entries[i] as [string, FieldType];
+      if (!Object.hasOwn(record, name)) return `missing field "${name}"`;
+      const v = record[name];
+      if (v === null || valueFits(v, type)) continue;
+      const shown = typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : typeof v === 'object' ? 'an object' : String(v);
+      return `field "${name}" is ${shown}, not ${type === 'integer' ? 'an integer' : `a ${type}`}`;
+    }
+    return null;
+  };
+  checkers.set(schema, check);
+  return check;
 }
 
 /** Parses a record value: a JSON object, or null with the reason. */

@@ -130,7 +130,7 @@ export const transformSchemas = {
       model: Type.String({ minLength: 1, description: 'the registered model name' }),
       environment: Type.Optional(Type.String({ minLength: 1, description: 'score through this deployment of the model' })),
       version: Type.Optional(Type.Integer({ minimum: 1, description: 'or serve this version' })),
-      batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 })),
+      batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'rows per inference request' })),
       prediction: Type.Optional(fieldName('output field of the prediction', { default: 'prediction' })),
       probability: Type.Optional(fieldName('output field of the positive class probability', { default: 'probability' })),
     },

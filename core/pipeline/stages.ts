@@ -6,7 +6,7 @@ import { KServeClient, type FeatureSpec } from '../serving/kserve-client';
 import { compileStep } from './builtins';
 import { deadLetter } from './dead-letter';
 import { EvaluationError } from './expression';
-import { parseRecord, recordProblem, type FieldSchema } from './fields';
+import { parseRecord, recordChecker, type FieldSchema } from './fields';
 import { scoreRows } from './model-scoring';
 import type { ModelTransform, TransformSpec, WindowTransform } from './spec';
 import { eventTime, WindowStore, windowConfig, type WindowSnapshot } from './window';
@@ -54,9 +54,10 @@ export interface StageContext {
 /** A record's JSON object checked against the input's fields, or its dead letter. */
 function prepare(records: ConsumedRecord[], stage: string, fields: FieldSchema, dead: StreamRecord[]): Array<{ record: ConsumedRecord; row: Record<string, unknown> }> {
   const ok: Array<{ record: ConsumedRecord; row: Record<string, unknown> }> = [];
+  const check = recordChecker(fields);
   for (const record of records) {
     const parsed = parseRecord(record.value);
-    const problem = 'problem' in parsed ? parsed.problem : recordProblem(parsed.record, fields);
+    const problem = 'problem' in parsed ? parsed.problem : check(parsed.record);
     if (problem !== null || !('record' in parsed)) dead.push(deadLetter(record, stage, problem ?? 'not a JSON object'));
     else ok.push({ record, row: parsed.record });
   }
@@ -168,13 +169,14 @@ function modelStage(t: ModelTransform, ctx: StageContext): Stage {
   const prediction = t.prediction ?? 'prediction';
   const probability = t.probability ?? 'probability';
   const headers = endpoint.version ? { 'mloop-model-version': endpoint.version } : undefined;
+  const fields = { ...ctx.inputFields, ...featureFields(endpoint.features) };
   return {
     ...stateless,
     async process(batch, signal) {
       const dead: StreamRecord[] = [];
-      const valid = prepare(batch.records, t.name, { ...ctx.inputFields, ...featureFields(endpoint.features) }, dead);
+      const valid = prepare(batch.records, t.name, fields, dead);
       const scores = await scoreRows(client, endpoint.features, valid.map((v) => v.row), {
-        batchSize: t.batchSize ?? 1000,
+        batchSize: t.batchSize ?? 5000,
         signal,
         onRetry: ctx.onRetry,
       });
