@@ -4,6 +4,7 @@ import { ensureTopics } from '../../../core/kafka/topics';
 import { assertValidPipeline, type ValidatedPipeline } from '../../../core/pipeline/validate';
 import { pipelineTopics } from '../../../core/pipeline/topics';
 import type { PipelineSpec } from '../../../core/pipeline/spec';
+import type { FeatureSpec } from '../../../core/serving/kserve-client';
 import { config } from '../../helpers/stack';
 
 export const brokers = config.kafkaBrokers;
@@ -21,7 +22,7 @@ export async function readTopic(topic: string): Promise<ConsumedRecord[]> {
 }
 
 /** Validates `spec` and creates its topics (external ones included, as a test plays their producer). */
-export async function setUpPipeline(spec: PipelineSpec, models: Record<string, { name: string; type: 'number' }[]> = {}): Promise<ValidatedPipeline> {
+export async function setUpPipeline(spec: PipelineSpec, models: Record<string, readonly FeatureSpec[]> = {}): Promise<ValidatedPipeline> {
   const pipeline = assertValidPipeline(spec, { models });
   const external = pipeline.topics.filter((t) => t.external).map((t) => ({ name: t.name, partitions: t.partitions ?? 1 }));
   await ensureTopics(brokers, [...pipelineTopics(pipeline), ...external]);
