@@ -28,8 +28,21 @@ const PHASE_LIMIT_MS = 5 * 60_000;
 const PARTITIONS = 3;
 const SEND_BYTES = 512 * 1024;
 const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
-const datatypeToFeature: Record<string, FeatureSpec['type']> = { FP64: 'number', FP32: 'number', INT64: 'integer', INT32: 'integer', BYTES: 'string' };
-const readingFields = { machine_id: 'string', temperature_c: 'number', vibration_mm_s: 'number', pressure_bar: 'number', rpm: 'number', operating_hours: 'number' } as const;
+const datatypeToFeature: Record<string, FeatureSpec['type']> = {
+  FP64: 'number',
+  FP32: 'number',
+  INT64: 'integer',
+  INT32: 'integer',
+  BYTES: 'string',
+};
+const readingFields = {
+  machine_id: 'string',
+  temperature_c: 'number',
+  vibration_mm_s: 'number',
+  pressure_bar: 'number',
+  rpm: 'number',
+  operating_hours: 'number',
+} as const;
 
 interface Args {
   messages: number;
@@ -70,8 +83,13 @@ function parseCli(): Args {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer (got "${raw}")`);
     return n;
   };
-  if (values.guarantee !== 'at-least-once' && values.guarantee !== 'exactly-once') throw new Error('--guarantee must be at-least-once or exactly-once');
-  return { messages: int('messages', values.messages), guarantee: values.guarantee, batchSize: int('batch-size', values['batch-size']) };
+  if (values.guarantee !== 'at-least-once' && values.guarantee !== 'exactly-once')
+    throw new Error('--guarantee must be at-least-once or exactly-once');
+  return {
+    messages: int('messages', values.messages),
+    guarantee: values.guarantee,
+    batchSize: int('batch-size', values['batch-size']),
+  };
 }
 
 const hostOf = (broker: string): string => broker.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -104,8 +122,18 @@ async function topicSize(brokers: string[], topic: string): Promise<number> {
  */
 async function raw(brokers: string[], input: string, output: string, n: number): Promise<Phase> {
   const kafka = createKafka(brokers, 'mloop-bench-raw');
-  const consumer = kafka.consumer({ groupId: `${input}.raw`, maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 2000, allowAutoTopicCreation: false });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const consumer = kafka.consumer({
+    groupId: `${input}.raw`,
+    maxWaitTimeInMs: 200,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2000,
+    allowAutoTopicCreation: false,
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await Promise.all([consumer.connect(), producer.connect()]);
   let count = 0;
   const t0 = performance.now();
@@ -130,7 +158,10 @@ async function raw(brokers: string[], input: string, output: string, n: number):
       }
       if (piece.length > 0) await producer.send({ topic: output, acks: -1, messages: piece });
       const last = batch.messages.at(-1);
-      if (last) await consumer.commitOffsets([{ topic: input, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      if (last)
+        await consumer.commitOffsets([
+          { topic: input, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+        ]);
       count += batch.messages.length;
       if (count >= n) done();
     },
@@ -145,7 +176,14 @@ async function raw(brokers: string[], input: string, output: string, n: number):
 }
 
 /** One processor replica over the input until it has processed all of it. */
-async function processor(name: string, brokers: string[], spec: PipelineSpec, features: FeatureSpec[], endpoint: { url: string } | null, n: number): Promise<Phase & { last: ProcessorCheckpoint }> {
+async function processor(
+  name: string,
+  brokers: string[],
+  spec: PipelineSpec,
+  features: FeatureSpec[],
+  endpoint: { url: string } | null,
+  n: number,
+): Promise<Phase & { last: ProcessorCheckpoint }> {
   const pipeline = assertValidPipeline(spec, { models: { [`${MODEL}#1`]: features } });
   await ensureTopics(brokers, pipelineTopics(pipeline));
   const controller = new AbortController();
@@ -190,23 +228,50 @@ async function main(): Promise<void> {
   try {
     await admin.connect();
     const remote = (await admin.describeCluster()).brokers.filter((b) => !loopback.has(b.host));
-    if (remote.length > 0) throw new Error(`the broker advertises ${remote.map((b) => `${b.host}:${b.port}`).join(', ')}; this bench only talks to 127.0.0.1`);
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-    console.log(`mloop pipeline throughput: ${args.messages} readings, ${args.guarantee}, model batches of ${args.batchSize}; ${os.cpus().length} CPUs, load ${load}, node ${process.version}`);
+    if (remote.length > 0)
+      throw new Error(
+        `the broker advertises ${remote.map((b) => `${b.host}:${b.port}`).join(', ')}; ` +
+          'this bench only talks to 127.0.0.1',
+      );
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    console.log(
+      `mloop pipeline throughput: ${args.messages} readings, ${args.guarantee}, model batches of ${args.batchSize}; ` +
+        `${os.cpus().length} CPUs, load ${load}, node ${process.version}`,
+    );
 
     let t0 = performance.now();
     const runtime = new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir });
     const dataset = path.join(work, 'history.csv');
     writeHistory(dataset, 2000, 42);
-    const trained = await runtime.train({ modelDir: exampleModel, dataset, outDir: path.join(work, 'out'), seed: 0, holdoutFraction: 0.2 }, { timeoutMs: PHASE_LIMIT_MS });
-    server = await startModelServer({ python: config.pythonExecutable, runtimeDir: config.runtimeDir, modelDir: exampleModel, artifact: path.join(work, 'out', trained.artifact), modelName: MODEL, modelVersion: '1' });
+    const trained = await runtime.train(
+      { modelDir: exampleModel, dataset, outDir: path.join(work, 'out'), seed: 0, holdoutFraction: 0.2 },
+      { timeoutMs: PHASE_LIMIT_MS },
+    );
+    server = await startModelServer({
+      python: config.pythonExecutable,
+      runtimeDir: config.runtimeDir,
+      modelDir: exampleModel,
+      artifact: path.join(work, 'out', trained.artifact),
+      modelName: MODEL,
+      modelVersion: '1',
+    });
     const meta = await new KServeClient(server.url, MODEL).metadata();
     const features = meta.inputs.map((i) => ({ name: i.name, type: datatypeToFeature[i.datatype] ?? 'string' }));
-    console.log(`setup: trained and serving ${MODEL} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${server.url})`);
+    console.log(
+      `setup: trained and serving ${MODEL} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${server.url})`,
+    );
 
     t0 = performance.now();
-    await ensureTopics(brokers, [{ name: topics.input, partitions: PARTITIONS }, ...[topics.raw, topics.map, topics.model].map((name) => ({ name, partitions: PARTITIONS }))]);
-    const producer = createKafka(brokers, 'mloop-bench-setup').producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await ensureTopics(brokers, [
+      { name: topics.input, partitions: PARTITIONS },
+      ...[topics.raw, topics.map, topics.model].map((name) => ({ name, partitions: PARTITIONS })),
+    ]);
+    const producer = createKafka(brokers, 'mloop-bench-setup').producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     const rng = createRng(1);
     for (let i = 0; i < args.messages; i += 2000) {
@@ -219,7 +284,10 @@ async function main(): Promise<void> {
     await producer.disconnect();
     const stored = await topicSize(brokers, topics.input);
     if (stored !== args.messages) throw new Error(`the input topic holds ${stored} records, expected ${args.messages}`);
-    console.log(`setup: produced ${args.messages} readings to ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `setup: produced ${args.messages} readings to ${PARTITIONS} partitions ` +
+        `in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
 
     const spec = (name: string, output: string, step: Record<string, unknown>): PipelineSpec => ({
       name: `${id}-${name}`,
@@ -234,26 +302,44 @@ async function main(): Promise<void> {
     console.log('running: raw kafkajs consume-and-produce …');
     phases.push(await measured(() => raw(brokers, topics.input, topics.raw, args.messages)));
     console.log('running: map transform …');
-    const map = await measured(() => processor('map transform', brokers, spec('map', topics.map, { kind: 'map', set: { heat: 'temperature_c * vibration_mm_s', hot: 'temperature_c > 80' } }), features, null, args.messages));
+    const map = await measured(() =>
+      processor(
+        'map transform',
+        brokers,
+        spec('map', topics.map, {
+          kind: 'map',
+          set: { heat: 'temperature_c * vibration_mm_s', hot: 'temperature_c > 80' },
+        }),
+        features,
+        null,
+        args.messages,
+      ),
+    );
     phases.push(map);
-    if (map.last.counts.errors > 0) console.log(`(the map transform retried ${map.last.counts.errors} failed batches: ${map.last.lastError})`);
+    if (map.last.counts.errors > 0)
+      console.log(`(the map transform retried ${map.last.counts.errors} failed batches: ${map.last.lastError})`);
     console.log('running: model transform …');
     const url = server.url;
-    const model = await measured(() => processor(
-      'model transform',
-      brokers,
-      spec('model', topics.model, { kind: 'model', model: MODEL, version: 1, batchSize: args.batchSize }),
-      features,
-      { url },
-      args.messages,
-    ));
+    const model = await measured(() =>
+      processor(
+        'model transform',
+        brokers,
+        spec('model', topics.model, { kind: 'model', model: MODEL, version: 1, batchSize: args.batchSize }),
+        features,
+        { url },
+        args.messages,
+      ),
+    );
     phases.push(model);
-    if (model.last.counts.errors > 0) console.log(`(the model transform retried ${model.last.counts.errors} failed requests: ${model.last.lastError})`);
+    if (model.last.counts.errors > 0)
+      console.log(`(the model transform retried ${model.last.counts.errors} failed requests: ${model.last.lastError})`);
 
     for (const p of phases) p.outputs = await committedRecords(brokers, p.output);
     for (const p of phases) {
       if (p.messages !== args.messages || p.outputs !== args.messages) {
-        throw new Error(`${p.name}: processed ${p.messages} and wrote ${p.outputs} records, expected ${args.messages} of each`);
+        throw new Error(
+          `${p.name}: processed ${p.messages} and wrote ${p.outputs} records, expected ${args.messages} of each`,
+        );
       }
     }
     const base = phases[0] as Phase;
@@ -261,12 +347,25 @@ async function main(): Promise<void> {
     const head = ['messages', 'outputs', 'seconds', 'messages/s', '× raw', 'CPU µs/msg'];
     console.log(`${'phase'.padEnd(34)}${head.map((h) => h.padStart(12)).join('')}`);
     for (const p of phases) {
-      const cells = [p.messages, p.outputs ?? 'n/a', p.seconds.toFixed(2), p.perSecond.toFixed(0), (p.perSecond / base.perSecond).toFixed(2), p.cpuPerMessageUs?.toFixed(1) ?? 'n/a'];
+      const cells = [
+        p.messages,
+        p.outputs ?? 'n/a',
+        p.seconds.toFixed(2),
+        p.perSecond.toFixed(0),
+        (p.perSecond / base.perSecond).toFixed(2),
+        p.cpuPerMessageUs?.toFixed(1) ?? 'n/a',
+      ];
       console.log(`${p.name.padEnd(34)}${cells.map((c) => String(c).padStart(12)).join('')}`);
     }
     console.log('');
-    console.log(`targets: map ≥ 0.80× raw (${(map.perSecond / base.perSecond).toFixed(2)}×), model ≥ 0.70× raw (${(model.perSecond / base.perSecond).toFixed(2)}×)`);
-    console.log('(each time includes joining a fresh consumer group; every output topic holds exactly one committed record per input)');
+    console.log(
+      `targets: map ≥ 0.80× raw (${(map.perSecond / base.perSecond).toFixed(2)}×), ` +
+        `model ≥ 0.70× raw (${(model.perSecond / base.perSecond).toFixed(2)}×)`,
+    );
+    console.log(
+      '(each time includes joining a fresh consumer group; ' +
+        'every output topic holds exactly one committed record per input)',
+    );
   } finally {
     await server?.stop();
     await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);

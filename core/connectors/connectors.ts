@@ -19,16 +19,32 @@ export function postgresUrl(env: NodeJS.ProcessEnv): string {
   return env.POSTGRES_URL ?? `postgres://mloop@127.0.0.1:${env.POSTGRES_PORT ?? '55432'}/mloop`;
 }
 
-export function createSinkWriter(pipeline: ValidatedPipeline, sinkName: string, env: NodeJS.ProcessEnv = process.env): SinkWriter {
+export function createSinkWriter(
+  pipeline: ValidatedPipeline,
+  sinkName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SinkWriter {
   const sink = pipeline.spec.sinks?.find((s) => s.name === sinkName);
-  if (!sink) throw new MloopError('NotFound', `pipeline ${pipeline.spec.name} has no sink ${sinkName}`, { field: 'sink' });
+  if (!sink)
+    throw new MloopError('NotFound', `pipeline ${pipeline.spec.name} has no sink ${sinkName}`, { field: 'sink' });
   switch (sink.kind) {
     case 'postgres':
-      return createPostgresSink(sink, pipeline.fields[sink.topic] ?? {}, { connectionString: sink.url ?? postgresUrl(env) });
+      return createPostgresSink(sink, pipeline.fields[sink.topic] ?? {}, {
+        connectionString: sink.url ?? postgresUrl(env),
+      });
     case 'webhook': {
       const secret = env[sink.secretEnv];
-      if (!secret) throw new MloopError('InvalidInput', `sink ${sink.name}: the environment variable ${sink.secretEnv} holding its HMAC key is not set`, { field: 'secretEnv' });
-      return createWebhookSink({ url: sink.url, secret, ...(sink.timeout ? { timeoutMs: durationMs(sink.timeout) } : {}) });
+      if (!secret)
+        throw new MloopError(
+          'InvalidInput',
+          `sink ${sink.name}: the environment variable ${sink.secretEnv} holding its HMAC key is not set`,
+          { field: 'secretEnv' },
+        );
+      return createWebhookSink({
+        url: sink.url,
+        secret,
+        ...(sink.timeout ? { timeoutMs: durationMs(sink.timeout) } : {}),
+      });
     }
     case 'jsonl':
       return createJsonlSink(sink);
@@ -46,19 +62,44 @@ export interface SourceRunOptions {
   onCheckpoint?: (c: SourceCheckpoint) => void;
 }
 
-/** Runs a long-lived source (file, MQTT, sensors) until it ends or `signal` aborts; http sources are fed by requests. */
+/**
+ * Runs a long-lived source (file, MQTT, sensors) until it ends or `signal` aborts; http sources
+ * are fed by requests (ingestRecords).
+ */
 export async function runSource(o: SourceRunOptions): Promise<SourceCheckpoint> {
   const source = o.pipeline.spec.sources?.find((s) => s.name === o.source);
-  if (!source) throw new MloopError('NotFound', `pipeline ${o.pipeline.spec.name} has no source ${o.source}`, { field: 'source' });
+  if (!source)
+    throw new MloopError('NotFound', `pipeline ${o.pipeline.spec.name} has no source ${o.source}`, { field: 'source' });
   const base = { kafka: o.kafka, signal: o.signal };
   switch (source.kind) {
     case 'file':
-      return replayFile({ ...base, source, deadLetterTopic: o.pipeline.deadLetterTopic, resume: o.resume as FileReplayCheckpoint | undefined, onCheckpoint: o.onCheckpoint });
+      return replayFile({
+        ...base,
+        source,
+        deadLetterTopic: o.pipeline.deadLetterTopic,
+        resume: o.resume as FileReplayCheckpoint | undefined,
+        onCheckpoint: o.onCheckpoint,
+      });
     case 'sensors':
-      return runSensorSource({ ...base, source, resume: o.resume as SensorCheckpoint | undefined, onCheckpoint: o.onCheckpoint });
+      return runSensorSource({
+        ...base,
+        source,
+        resume: o.resume as SensorCheckpoint | undefined,
+        onCheckpoint: o.onCheckpoint,
+      });
     case 'mqtt':
-      return runMqttSource({ ...base, pipeline: o.pipeline.spec.name, source, deadLetterTopic: o.pipeline.deadLetterTopic, onStatus: o.onCheckpoint });
+      return runMqttSource({
+        ...base,
+        pipeline: o.pipeline.spec.name,
+        source,
+        deadLetterTopic: o.pipeline.deadLetterTopic,
+        onStatus: o.onCheckpoint,
+      });
     case 'http':
-      throw new MloopError('InvalidInput', `source ${source.name} takes records over HTTP (ingestRecords); it does not run on its own`, { field: 'source' });
+      throw new MloopError(
+        'InvalidInput',
+        `source ${source.name} takes records over HTTP (ingestRecords); it does not run on its own`,
+        { field: 'source' },
+      );
   }
 }

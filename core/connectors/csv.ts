@@ -66,8 +66,10 @@ function typed(text: string, type: FieldType, name: string): unknown | { problem
     case 'number':
     case 'integer': {
       const x = Number(text.trim());
-      if (text.trim() === '' || !Number.isFinite(x)) return { problem: `field "${name}" is ${JSON.stringify(text.slice(0, 40))}, not a finite number` };
-      if (type === 'integer' && !Number.isSafeInteger(x)) return { problem: `field "${name}" is ${text}, not an integer` };
+      if (text.trim() === '' || !Number.isFinite(x))
+        return { problem: `field "${name}" is ${JSON.stringify(text.slice(0, 40))}, not a finite number` };
+      if (type === 'integer' && !Number.isSafeInteger(x))
+        return { problem: `field "${name}" is ${text}, not an integer` };
       return x;
     }
     case 'any':
@@ -76,7 +78,11 @@ function typed(text: string, type: FieldType, name: string): unknown | { problem
 }
 
 /** One CSV record as a row: the header names the cells; declared fields are typed, others stay text. */
-export function csvRow(header: string[], cells: string[], fields: FieldSchema): { row: Record<string, unknown> } | { problem: string } {
+export function csvRow(
+  header: string[],
+  cells: string[],
+  fields: FieldSchema,
+): { row: Record<string, unknown> } | { problem: string } {
   if (cells.length !== header.length) return { problem: `${cells.length} cells for ${header.length} columns` };
   const row: Record<string, unknown> = {};
   for (let i = 0; i < header.length; i++) {

@@ -85,7 +85,8 @@ export async function replayFile(o: FileReplayOptions): Promise<FileReplayCheckp
       const where = `${s.path}:${first}`;
       const parsed = format === 'csv' ? parseCsv(text, header as string[], s) : parseJson(text);
       const row = 'row' in parsed ? parsed.row : null;
-      const rec = row === null ? { problem: (parsed as { problem: string }).problem } : toStreamRecord(row, s.fields, s.key);
+      const rec =
+        row === null ? { problem: (parsed as { problem: string }).problem } : toStreamRecord(row, s.fields, s.key);
       if (isProblem(rec)) {
         dead.push(deadLetterInput(text, null, s.name, `line ${first}: ${rec.problem}`, where));
       } else {
@@ -106,7 +107,16 @@ export async function replayFile(o: FileReplayOptions): Promise<FileReplayCheckp
       }
       if (out.length + dead.length >= batchSize) await flush();
     }
-    if (pending !== '') dead.push(deadLetterInput(pending, null, s.name, `line ${pendingStart}: a quoted field is not closed`, `${s.path}:${pendingStart}`));
+    if (pending !== '')
+      dead.push(
+        deadLetterInput(
+          pending,
+          null,
+          s.name,
+          `line ${pendingStart}: a quoted field is not closed`,
+          `${s.path}:${pendingStart}`,
+        ),
+      );
     if (!o.signal.aborted) await flush();
   } finally {
     lines.close();
@@ -125,7 +135,9 @@ function parseCsv(text: string, header: string[], s: FileSource): Parsed {
 function parseJson(text: string): Parsed {
   try {
     const v = JSON.parse(text) as unknown;
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? { row: v as Record<string, unknown> } : { problem: 'not a JSON object' };
+    return v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? { row: v as Record<string, unknown> }
+      : { problem: 'not a JSON object' };
   } catch {
     return { problem: 'not valid JSON' };
   }

@@ -17,17 +17,31 @@ export interface IngestResult {
 
 const defaultMaxRecords = 10_000;
 
-export async function ingestRecords(kafka: KafkaPort, pipeline: ValidatedPipeline, sourceName: string, body: unknown): Promise<IngestResult> {
+export async function ingestRecords(
+  kafka: KafkaPort,
+  pipeline: ValidatedPipeline,
+  sourceName: string,
+  body: unknown,
+): Promise<IngestResult> {
   const source = pipeline.spec.sources?.find((s) => s.name === sourceName);
-  if (!source) throw new MloopError('NotFound', `pipeline ${pipeline.spec.name} has no source ${sourceName}`, { field: 'source' });
+  if (!source)
+    throw new MloopError('NotFound', `pipeline ${pipeline.spec.name} has no source ${sourceName}`, { field: 'source' });
   if (source.kind !== 'http') {
-    throw new MloopError('InvalidInput', `source ${sourceName} is a ${source.kind} source, not an http one`, { field: 'source' });
+    throw new MloopError('InvalidInput', `source ${sourceName} is a ${source.kind} source, not an http one`, {
+      field: 'source',
+    });
   }
   const rows = Array.isArray(body) ? body : isObject(body) && Array.isArray(body.records) ? body.records : null;
-  if (rows === null) throw new MloopError('InvalidInput', 'body: must be a JSON array of records, or {"records": [...]}', { field: 'records' });
+  if (rows === null)
+    throw new MloopError('InvalidInput', 'body: must be a JSON array of records, or {"records": [...]}', {
+      field: 'records',
+    });
   const max = source.maxRecords ?? defaultMaxRecords;
   if (rows.length === 0) return { topic: source.topic, accepted: 0 };
-  if (rows.length > max) throw new MloopError('InvalidInput', `records: ${rows.length} records, at most ${max} per request`, { field: 'records' });
+  if (rows.length > max)
+    throw new MloopError('InvalidInput', `records: ${rows.length} records, at most ${max} per request`, {
+      field: 'records',
+    });
   const records: StreamRecord[] = [];
   const problems: Array<{ path: string; message: string }> = [];
   rows.forEach((row, i) => {
@@ -40,8 +54,14 @@ export async function ingestRecords(kafka: KafkaPort, pipeline: ValidatedPipelin
     else records.push(r);
   });
   if (problems.length > 0) {
-    const shown = problems.slice(0, 20).map((p) => `${p.path}: ${p.message}`).join('; ');
-    throw new MloopError('InvalidInput', `${problems.length} invalid record(s), none was accepted: ${shown}`, { field: problems[0]?.path, problems });
+    const shown = problems
+      .slice(0, 20)
+      .map((p) => `${p.path}: ${p.message}`)
+      .join('; ');
+    throw new MloopError('InvalidInput', `${problems.length} invalid record(s), none was accepted: ${shown}`, {
+      field: problems[0]?.path,
+      problems,
+    });
   }
   await kafka.produce(source.topic, records);
   return { topic: source.topic, accepted: records.length };

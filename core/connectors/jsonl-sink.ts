@@ -35,7 +35,8 @@ export function createJsonlSink(spec: Pick<JsonlSink, 'path'>): SinkWriter {
       if (size > s.size) await fs.truncate(file, s.size);
       return s;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { size: (await fs.stat(file).catch(() => null))?.size ?? 0, offsets: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { size: (await fs.stat(file).catch(() => null))?.size ?? 0, offsets: {} };
       throw err;
     }
   };

@@ -33,7 +33,14 @@ export interface MqttSourceOptions {
 
 export async function runMqttSource(o: MqttSourceOptions): Promise<MqttSourceStatus> {
   const s = o.source;
-  const status: MqttSourceStatus = { received: 0, produced: 0, deadLettered: 0, connected: false, reconnects: 0, lastError: null };
+  const status: MqttSourceStatus = {
+    received: 0,
+    produced: 0,
+    deadLettered: 0,
+    connected: false,
+    reconnects: 0,
+    lastError: null,
+  };
   const report = (): void => o.onStatus?.({ ...status });
   const qos = s.qos ?? 1;
 
@@ -46,7 +53,10 @@ export async function runMqttSource(o: MqttSourceOptions): Promise<MqttSourceSta
     } catch {
       row = undefined;
     }
-    const rec = row !== null && typeof row === 'object' && !Array.isArray(row) ? toStreamRecord(row as Record<string, unknown>, s.fields, s.key) : { problem: 'not a JSON object' };
+    const rec =
+      row !== null && typeof row === 'object' && !Array.isArray(row)
+        ? toStreamRecord(row as Record<string, unknown>, s.fields, s.key)
+        : { problem: 'not a JSON object' };
     for (;;) {
       try {
         if (isProblem(rec)) {

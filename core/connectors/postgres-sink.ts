@@ -10,7 +10,13 @@ import type { SinkRow, SinkWriter } from './sink-runner';
  * batch waits and is written again); a row the server refuses for its data (SQLSTATE classes
  * 22 and 23) is found by writing the batch row by row, and only it is refused.
  */
-const sqlTypes: Record<FieldType, string> = { number: 'double precision', integer: 'bigint', string: 'text', boolean: 'boolean', any: 'jsonb' };
+const sqlTypes: Record<FieldType, string> = {
+  number: 'double precision',
+  integer: 'bigint',
+  string: 'text',
+  boolean: 'boolean',
+  any: 'jsonb',
+};
 const maxRowsPerStatement = 500;
 
 export interface PostgresSinkOptions {
@@ -22,7 +28,11 @@ const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 export function createPostgresSink(spec: PostgresSink, fields: FieldSchema, o: PostgresSinkOptions): SinkWriter {
   const columns = spec.columns ?? Object.keys(fields);
-  const pool = new pg.Pool({ connectionString: o.connectionString, max: o.poolSize ?? 4, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({
+    connectionString: o.connectionString,
+    max: o.poolSize ?? 4,
+    connectionTimeoutMillis: 5000,
+  });
   // An idle connection dies when the server restarts; the pool replaces it. Without a listener
   // the error would end the process.
   pool.on('error', () => undefined);
@@ -30,8 +40,13 @@ export function createPostgresSink(spec: PostgresSink, fields: FieldSchema, o: P
 
   const ensureTable = async (): Promise<void> => {
     if (tableReady) return;
-    const defs = columns.map((c) => `${quote(c)} ${sqlTypes[fields[c] ?? 'any']}${spec.key.includes(c) ? ' not null' : ''}`);
-    await pool.query(`create table if not exists ${quote(spec.table)} (${defs.join(', ')}, primary key (${spec.key.map(quote).join(', ')}))`);
+    const defs = columns.map(
+      (c) => `${quote(c)} ${sqlTypes[fields[c] ?? 'any']}${spec.key.includes(c) ? ' not null' : ''}`,
+    );
+    await pool.query(
+      `create table if not exists ${quote(spec.table)} ` +
+        `(${defs.join(', ')}, primary key (${spec.key.map(quote).join(', ')}))`,
+    );
     tableReady = true;
   };
 
@@ -45,7 +60,9 @@ export function createPostgresSink(spec: PostgresSink, fields: FieldSchema, o: P
     const tuples = rows.map(({ row }) => `(${columns.map((c) => `$${params.push(value(row, c))}`).join(', ')})`);
     const updates = columns.filter((c) => !spec.key.includes(c)).map((c) => `${quote(c)} = excluded.${quote(c)}`);
     const onConflict = updates.length > 0 ? `do update set ${updates.join(', ')}` : 'do nothing';
-    const sql = `insert into ${quote(spec.table)} (${columns.map(quote).join(', ')}) values ${tuples.join(', ')} on conflict (${spec.key.map(quote).join(', ')}) ${onConflict}`;
+    const sql =
+      `insert into ${quote(spec.table)} (${columns.map(quote).join(', ')}) values ${tuples.join(', ')} ` +
+      `on conflict (${spec.key.map(quote).join(', ')}) ${onConflict}`;
     await pool.query(sql, params);
   };
 

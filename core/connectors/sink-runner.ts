@@ -51,7 +51,8 @@ export const sinkGroupId = (pipeline: string, sink: string): string => `mloop.${
 
 export async function runSink(o: SinkRunOptions): Promise<SinkStatus> {
   const spec = o.pipeline.spec.sinks?.find((s) => s.name === o.sink);
-  if (!spec) throw new MloopError('NotFound', `pipeline ${o.pipeline.spec.name} has no sink ${o.sink}`, { field: 'sink' });
+  if (!spec)
+    throw new MloopError('NotFound', `pipeline ${o.pipeline.spec.name} has no sink ${o.sink}`, { field: 'sink' });
   const fields = o.pipeline.fields[spec.topic] ?? {};
   const counts = { written: 0, deadLettered: 0, errors: 0 };
   let lastError: string | null = null;
@@ -78,7 +79,8 @@ export async function runSink(o: SinkRunOptions): Promise<SinkStatus> {
         for (const record of batch.records) {
           const parsed = parseRecord(record.value);
           const problem = 'problem' in parsed ? parsed.problem : recordProblem(parsed.record, fields);
-          if (problem !== null || !('record' in parsed)) dead.push(deadLetter(record, spec.name, problem ?? 'not a JSON object'));
+          if (problem !== null || !('record' in parsed))
+            dead.push(deadLetter(record, spec.name, problem ?? 'not a JSON object'));
           else rows.push({ record, row: parsed.record });
         }
         const refused = rows.length > 0 ? await o.writer.write(rows, signal) : [];
@@ -93,7 +95,13 @@ export async function runSink(o: SinkRunOptions): Promise<SinkStatus> {
       },
     },
   });
-  const status = (): SinkStatus => ({ pipeline: o.pipeline.spec.name, sink: spec.name, ...counts, lastError, partitions: group.status() });
+  const status = (): SinkStatus => ({
+    pipeline: o.pipeline.spec.name,
+    sink: spec.name,
+    ...counts,
+    lastError,
+    partitions: group.status(),
+  });
   const timer = setInterval(() => o.onStatus?.(status()), o.statusIntervalMs ?? 1000);
   try {
     await group.done;

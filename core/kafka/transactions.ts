@@ -148,7 +148,12 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
   // Partitions are processed in parallel: they share one connection attempt, not one each.
   const sharedProducer = (): Promise<Producer> =>
     (shared ??= (async () => {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      const p = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await p.connect();
       return p;
     })());
@@ -174,7 +179,10 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     // A transaction's offsets become visible a moment after its commit returns (the broker
     // writes the markers afterwards), so right after our own commit the group may still show
     // the one before: never go back behind what this member committed itself.
-    const committed = maxOffset(found !== undefined && found !== '-1' ? found : null, ownCommits.get(partition) ?? null);
+    const committed = maxOffset(
+      found !== undefined && found !== '-1' ? found : null,
+      ownCommits.get(partition) ?? null,
+    );
     await o.processor.acquire(partition, committed);
     const own: Owned = { generation, committed, ...(producer ? { producer } : {}) };
     owned.set(partition, own);
@@ -210,7 +218,13 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     }
   };
 
-  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+  const eachBatch = async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> => {
     if (!isRunning() || isStale() || stop.signal.aborted) return;
     const partition = batch.partition;
     watermarks.set(partition, batch.highWatermark);
@@ -219,7 +233,10 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
       if (!own || own.generation !== generation) own = await acquire(partition);
       const records = unprocessed(batch.messages, own.committed).map((m) => toConsumed(batch.topic, partition, m));
       if (records.length > 0) {
-        const result = await o.processor.process({ topic: batch.topic, partition, records, highWatermark: batch.highWatermark }, stop.signal);
+        const result = await o.processor.process(
+          { topic: batch.topic, partition, records, highWatermark: batch.highWatermark },
+          stop.signal,
+        );
         if (stop.signal.aborted) return;
         const next = (BigInt((records.at(-1) as ConsumedRecord).offset) + 1n).toString();
         await commit(own, partition, next, result.outgoing);
@@ -250,7 +267,12 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     });
   });
   crashed.catch(() => undefined);
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: o.concurrency ?? 1, eachBatch });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: o.concurrency ?? 1,
+    eachBatch,
+  });
 
   const done = (async () => {
     const aborted = new Promise<void>((resolve) => {
@@ -288,7 +310,10 @@ async function abortQuietly(txn: Transaction): Promise<void> {
   }
 }
 
-type SendBatch = (batch: { topicMessages: Array<{ topic: string; messages: Message[] }>; acks: -1 }) => Promise<unknown>;
+type SendBatch = (batch: {
+  topicMessages: Array<{ topic: string; messages: Message[] }>;
+  acks: -1;
+}) => Promise<unknown>;
 
 /** Sends every record, in pieces of at most `maxSendBytes`, keeping each topic's order. */
 async function sendAll(send: SendBatch, outgoing: Outgoing[]): Promise<void> {
@@ -308,7 +333,12 @@ async function sendAll(send: SendBatch, outgoing: Outgoing[]): Promise<void> {
         await flush();
         messages = [];
       }
-      messages.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) });
+      messages.push({
+        key: r.key,
+        value: r.value,
+        ...(r.headers ? { headers: r.headers } : {}),
+        ...(r.partition !== undefined ? { partition: r.partition } : {}),
+      });
       bytes += size;
     }
     if (messages.length > 0) piece.push({ topic, messages });
@@ -328,7 +358,15 @@ export function toConsumed(topic: string, partition: number, m: KafkaMessage): C
     const v = m.headers[k];
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
   }
-  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? '', headers };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key?.toString('utf8') ?? null,
+    value: m.value?.toString('utf8') ?? '',
+    headers,
+  };
 }
 
 /** The messages at or after `committed` (offsets ascend, so only a repeated head is cut). */
@@ -363,7 +401,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * records only, and resolves with them in offset order. Restoring state from a changelog: the
  * caller has fenced the partition's writer, so nothing is still open on it.
  */
-export async function readPartitionToEnd(kafka: Kafka, topic: string, partition: number, signal?: AbortSignal): Promise<ConsumedRecord[]> {
+export async function readPartitionToEnd(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  signal?: AbortSignal,
+): Promise<ConsumedRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   let range: { low: string; high: string } | undefined;
@@ -376,7 +419,11 @@ export async function readPartitionToEnd(kafka: Kafka, topic: string, partition:
   const end = BigInt(range.high);
   if (end <= BigInt(range.low)) return [];
 
-  const consumer: Consumer = kafka.consumer({ groupId: `mloop-restore-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: `mloop-restore-${randomUUID()}`,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 100,
+  });
   const records: ConsumedRecord[] = [];
   let finish!: (err?: unknown) => void;
   const finished = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));

@@ -18,7 +18,9 @@ export function compileStep(t: FilterTransform | MapTransform | ProjectTransform
     }
     case 'map': {
       const renames = Object.entries(t.rename ?? {});
-      const sets = Object.entries(t.set ?? {}).map(([name, source]) => [name, compileExpression(source, input)] as const);
+      const sets = Object.entries(t.set ?? {}).map(
+        ([name, source]) => [name, compileExpression(source, input)] as const,
+      );
       const drops = t.drop ?? [];
       return (record) => {
         // Expressions read the input as it came, before renames.
@@ -40,7 +42,9 @@ export function compileStep(t: FilterTransform | MapTransform | ProjectTransform
           return out;
         };
       }
-      const fields = Object.entries(t.fields).map(([name, source]) => [name, compileExpression(source, input)] as const);
+      const fields = Object.entries(t.fields).map(
+        ([name, source]) => [name, compileExpression(source, input)] as const,
+      );
       return (record) => {
         const out: Record<string, unknown> = {};
         for (const [name, e] of fields) out[name] = e.evaluate(record);

@@ -30,10 +30,20 @@ export function deadLetter(record: ConsumedRecord, stage: string, reason: string
 }
 
 /** Input that failed before it reached Kafka (a source's line, message or request). */
-export function deadLetterInput(value: string, key: string | null, stage: string, reason: string, source: string): StreamRecord {
+export function deadLetterInput(
+  value: string,
+  key: string | null,
+  stage: string,
+  reason: string,
+  source: string,
+): StreamRecord {
   return {
     key,
     value,
-    headers: { [deadLetterHeaders.reason]: reason.slice(0, 1000), [deadLetterHeaders.stage]: stage, [deadLetterHeaders.sourceTopic]: source },
+    headers: {
+      [deadLetterHeaders.reason]: reason.slice(0, 1000),
+      [deadLetterHeaders.stage]: stage,
+      [deadLetterHeaders.sourceTopic]: source,
+    },
   };
 }

@@ -152,7 +152,8 @@ export function parseExpression(source: string): Expr {
   };
 
   function expression(minPower: number): Expr {
-    if (++depth > maxDepth) throw new ExpressionError(`expression nested deeper than ${maxDepth} levels`, peek().column);
+    if (++depth > maxDepth)
+      throw new ExpressionError(`expression nested deeper than ${maxDepth} levels`, peek().column);
     let left = prefix();
     for (;;) {
       const t = peek();
@@ -230,7 +231,8 @@ export function parseExpression(source: string): Expr {
   const ast = expression(0);
   const rest = peek();
   if (rest.kind !== 'end') {
-    const hint = rest.kind === 'name' || rest.kind === 'number' || rest.kind === 'string' ? ' (missing an operator?)' : '';
+    const hint =
+      rest.kind === 'name' || rest.kind === 'number' || rest.kind === 'string' ? ' (missing an operator?)' : '';
     throw new ExpressionError(`unexpected ${describe(rest)}${hint}`, rest.column);
   }
   return ast;

@@ -49,7 +49,11 @@ function numericArgs(name: string, args: ValueType[]): void {
   if (bad >= 0) throw new Error(`${name}() takes numbers, argument ${bad + 1} is ${args[bad]}`);
 }
 
-const numberFunction = (name: string, f: (...xs: number[]) => number, result: 'number' | 'same' = 'number'): FunctionDef => ({
+const numberFunction = (
+  name: string,
+  f: (...xs: number[]) => number,
+  result: 'number' | 'same' = 'number',
+): FunctionDef => ({
   arity: name === 'min' || name === 'max' ? [1, 64] : [1, 1],
   type: (args) => {
     numericArgs(name, args);
@@ -166,10 +170,14 @@ function check(e: Expr, schema: FieldSchema, fields: Set<string>): ValueType {
       const t = schema[first];
       if (t === undefined) {
         const known = Object.keys(schema).sort();
-        throw new ExpressionError(`unknown field "${first}"; the input has ${known.length ? known.join(', ') : 'no fields'}`, e.column);
+        throw new ExpressionError(
+          `unknown field "${first}"; the input has ${known.length ? known.join(', ') : 'no fields'}`,
+          e.column,
+        );
       }
       fields.add(first);
-      if (rest.length > 0 && t !== 'any') throw new ExpressionError(`field "${first}" is a ${t}, it has no field "${rest[0]}"`, e.column);
+      if (rest.length > 0 && t !== 'any')
+        throw new ExpressionError(`field "${first}" is a ${t}, it has no field "${rest[0]}"`, e.column);
       return t;
     }
     case 'unary': {
@@ -207,7 +215,8 @@ function checkBinary(op: BinaryOp, l: ValueType, r: ValueType, column: number): 
     case 'and':
     case 'or':
       for (const t of [l, r]) {
-        if (!(t === 'boolean' || t === 'any' || t === 'null')) throw new ExpressionError(`"${op}" needs booleans, got ${both}`, column);
+        if (!(t === 'boolean' || t === 'any' || t === 'null'))
+          throw new ExpressionError(`"${op}" needs booleans, got ${both}`, column);
       }
       return 'boolean';
     case '==':
@@ -226,7 +235,8 @@ function checkBinary(op: BinaryOp, l: ValueType, r: ValueType, column: number): 
       return 'boolean';
     case '+':
       if (isText(l) && isText(r) && (l === 'string' || r === 'string')) return 'string';
-      if (isNumeric(l) && isNumeric(r)) return l === 'integer' && r === 'integer' ? 'integer' : l === 'any' || r === 'any' ? 'any' : 'number';
+      if (isNumeric(l) && isNumeric(r))
+        return l === 'integer' && r === 'integer' ? 'integer' : l === 'any' || r === 'any' ? 'any' : 'number';
       throw new ExpressionError(`"+" adds two numbers or joins two strings, got ${both}`, column);
     default:
       if (!isNumeric(l) || !isNumeric(r)) throw new ExpressionError(`"${op}" needs numbers, got ${both}`, column);
@@ -254,7 +264,8 @@ function compile(e: Expr): Evaluate {
         let v: unknown = record;
         for (const p of path) {
           if (v === null || v === undefined) return null;
-          if (typeof v !== 'object' || Array.isArray(v)) throw new EvaluationError(`field "${name}": ${show(v)} has no field "${p}"`);
+          if (typeof v !== 'object' || Array.isArray(v))
+            throw new EvaluationError(`field "${name}": ${show(v)} has no field "${p}"`);
           v = Object.hasOwn(v, p) ? (v as Record<string, unknown>)[p] : undefined;
         }
         return scalar(v, name);
@@ -358,7 +369,8 @@ function compileBinary(op: BinaryOp, left: Evaluate, right: Evaluate): Evaluate 
         if (op === '+' && typeof a === 'string' && typeof b === 'string') return a + b;
         const x = expectNumber(a, `"${op}"`);
         const y = expectNumber(b, `"${op}"`);
-        if ((op === '/' || op === '%') && y === 0) throw new EvaluationError(`${op === '/' ? 'division' : 'remainder'} by zero`);
+        if ((op === '/' || op === '%') && y === 0)
+          throw new EvaluationError(`${op === '/' ? 'division' : 'remainder'} by zero`);
         const v = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y : op === '/' ? x / y : x % y;
         return finite(v, `"${op}"`);
       };

@@ -50,7 +50,8 @@ export function recordChecker(schema: FieldSchema): (record: Record<string, unkn
       if (!Object.hasOwn(record, name)) return `missing field "${name}"`;
       const v = record[name];
       if (v === null || valueFits(v, type)) continue;
-      const shown = typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : typeof v === 'object' ? 'an object' : String(v);
+      const shown =
+        typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : typeof v === 'object' ? 'an object' : String(v);
       return `field "${name}" is ${shown}, not ${type === 'integer' ? 'an integer' : `a ${type}`}`;
     }
     return null;

@@ -20,13 +20,24 @@ export interface ScoreOptions {
  * request the model rejects (4xx) is split in halves until the rejected rows are found, and
  * only those are refused, each with the model's reason.
  */
-export async function scoreRows(client: KServeClient, features: readonly FeatureSpec[], rows: readonly object[], o: ScoreOptions): Promise<RowScore[]> {
+export async function scoreRows(
+  client: KServeClient,
+  features: readonly FeatureSpec[],
+  rows: readonly object[],
+  o: ScoreOptions,
+): Promise<RowScore[]> {
   const out: RowScore[] = [];
-  for (let i = 0; i < rows.length; i += o.batchSize) out.push(...(await scoreChunk(client, features, rows.slice(i, i + o.batchSize), o)));
+  for (let i = 0; i < rows.length; i += o.batchSize)
+    out.push(...(await scoreChunk(client, features, rows.slice(i, i + o.batchSize), o)));
   return out;
 }
 
-async function scoreChunk(client: KServeClient, features: readonly FeatureSpec[], rows: readonly object[], o: ScoreOptions): Promise<RowScore[]> {
+async function scoreChunk(
+  client: KServeClient,
+  features: readonly FeatureSpec[],
+  rows: readonly object[],
+  o: ScoreOptions,
+): Promise<RowScore[]> {
   const [first, longest] = o.backoffMs ?? [200, 10_000];
   for (let attempt = 1; ; attempt++) {
     if (o.signal.aborted) throw new Error('scoring was cancelled');
@@ -37,7 +48,10 @@ async function scoreChunk(client: KServeClient, features: readonly FeatureSpec[]
       if (err instanceof MloopError && err.code === 'InvalidInput') {
         if (rows.length === 1) return [{ rejected: err.message }];
         const half = Math.ceil(rows.length / 2);
-        return [...(await scoreChunk(client, features, rows.slice(0, half), o)), ...(await scoreChunk(client, features, rows.slice(half), o))];
+        return [
+          ...(await scoreChunk(client, features, rows.slice(0, half), o)),
+          ...(await scoreChunk(client, features, rows.slice(half), o)),
+        ];
       }
       if (o.signal.aborted) throw err;
       o.onRetry?.(err, attempt);

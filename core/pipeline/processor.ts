@@ -57,9 +57,11 @@ const emptyCounts = (): ProcessorCounts => ({ consumed: 0, produced: 0, deadLett
 export async function runProcessor(o: ProcessorOptions): Promise<ProcessorCheckpoint> {
   const { spec, fields, deadLetterTopic, guarantee } = o.pipeline;
   const t = spec.transforms.find((x) => x.name === o.transform);
-  if (!t) throw new MloopError('NotFound', `pipeline ${spec.name} has no transform ${o.transform}`, { field: 'transform' });
+  if (!t)
+    throw new MloopError('NotFound', `pipeline ${spec.name} has no transform ${o.transform}`, { field: 'transform' });
   const inputFields = fields[t.input];
-  if (!inputFields) throw new MloopError('InvalidInput', `topic ${t.input} has no known fields`, { field: 'transform' });
+  if (!inputFields)
+    throw new MloopError('InvalidInput', `topic ${t.input} has no known fields`, { field: 'transform' });
   const clientId = `mloop-${spec.name}-${t.name}-${o.replica ?? 0}`;
   const kafka = createKafka(o.brokers, `${clientId}-restore`);
   const counts = { ...emptyCounts(), ...o.resume?.counts };
@@ -68,7 +70,13 @@ export async function runProcessor(o: ProcessorOptions): Promise<ProcessorCheckp
     counts.errors++;
     lastError = err instanceof Error ? err.message : String(err);
   };
-  const stage = createStage(t, { kafka, inputFields, changelogTopic: changelogTopic(spec.name, t.name), endpoint: o.endpoint, onRetry: noteError });
+  const stage = createStage(t, {
+    kafka,
+    inputFields,
+    changelogTopic: changelogTopic(spec.name, t.name),
+    endpoint: o.endpoint,
+    onRetry: noteError,
+  });
   const partitions = o.pipeline.topics.find((x) => x.name === t.input)?.partitions ?? 1;
 
   const group = await runGroup({

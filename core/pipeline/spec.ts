@@ -8,7 +8,10 @@ import { fieldTypes } from './fields';
  */
 // TypeBox checks formats only once they are registered (the registry is global).
 if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && Number.isFinite(Date.parse(v)));
+  FormatRegistry.Set(
+    'date-time',
+    (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && Number.isFinite(Date.parse(v)),
+  );
 }
 
 const msg = (errorMessage: string): { errorMessage: string } => ({ errorMessage });
@@ -32,7 +35,11 @@ const fieldName = (description?: string, extra: Record<string, unknown> = {}): R
   });
 const FieldName = fieldName();
 export const durationPattern = '^[0-9]+(ms|s|m|h|d)$';
-const Duration = Type.String({ pattern: durationPattern, description: 'e.g. 500ms, 10s, 5m, 1h, 7d', ...msg('must be a duration such as 500ms, 10s, 5m, 1h or 7d') });
+const Duration = Type.String({
+  pattern: durationPattern,
+  description: 'e.g. 500ms, 10s, 5m, 1h, 7d',
+  ...msg('must be a duration such as 500ms, 10s, 5m, 1h or 7d'),
+});
 const FieldTypeSchema = Type.Union(
   fieldTypes.map((t) => Type.Literal(t)),
   msg(`must be one of ${fieldTypes.join(', ')}`),
@@ -48,9 +55,14 @@ const strict = { additionalProperties: false } as const;
 export const TopicSpecSchema = Type.Object(
   {
     name: TopicName,
-    partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, ...msg('must be an integer from 1 to 1000') })),
+    partitions: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, default: 1, ...msg('must be an integer from 1 to 1000') }),
+    ),
     retention: Type.Optional(
-      Type.Union([Duration, Type.Literal('forever')], { description: 'how long records are kept', ...msg('must be a duration such as 7d, or "forever"') }),
+      Type.Union([Duration, Type.Literal('forever')], {
+        description: 'how long records are kept',
+        ...msg('must be a duration such as 7d, or "forever"'),
+      }),
     ),
     external: Type.Optional(Type.Boolean({ description: 'produced outside this pipeline' })),
     fields: Type.Optional(Fields),
@@ -67,7 +79,11 @@ const transformBase = {
 
 export const transformSchemas = {
   filter: Type.Object(
-    { ...transformBase, kind: Type.Literal('filter'), where: Type.String({ minLength: 1, description: 'keep records for which this is true' }) },
+    {
+      ...transformBase,
+      kind: Type.Literal('filter'),
+      where: Type.String({ minLength: 1, description: 'keep records for which this is true' }),
+    },
     strict,
   ),
   map: Type.Object(
@@ -75,7 +91,9 @@ export const transformSchemas = {
       ...transformBase,
       kind: Type.Literal('map'),
       rename: Type.Optional(Type.Record(FieldName, FieldName, { description: 'old name → new name' })),
-      set: Type.Optional(Type.Record(FieldName, Type.String({ minLength: 1 }), { description: 'field → expression over the input' })),
+      set: Type.Optional(
+        Type.Record(FieldName, Type.String({ minLength: 1 }), { description: 'field → expression over the input' }),
+      ),
       drop: Type.Optional(Type.Array(FieldName, { uniqueItems: true })),
     },
     strict,
@@ -84,10 +102,13 @@ export const transformSchemas = {
     {
       ...transformBase,
       kind: Type.Literal('project'),
-      fields: Type.Union([
-        Type.Array(FieldName, { minItems: 1, uniqueItems: true }),
-        Type.Record(FieldName, Type.String({ minLength: 1 }), { minProperties: 1 }),
-      ], msg('must list the fields to keep, or map output fields to expressions')),
+      fields: Type.Union(
+        [
+          Type.Array(FieldName, { minItems: 1, uniqueItems: true }),
+          Type.Record(FieldName, Type.String({ minLength: 1 }), { minProperties: 1 }),
+        ],
+        msg('must list the fields to keep, or map output fields to expressions'),
+      ),
     },
     strict,
   ),
@@ -128,11 +149,17 @@ export const transformSchemas = {
       ...transformBase,
       kind: Type.Literal('model'),
       model: Type.String({ minLength: 1, description: 'the registered model name' }),
-      environment: Type.Optional(Type.String({ minLength: 1, description: 'score through this deployment of the model' })),
+      environment: Type.Optional(
+        Type.String({ minLength: 1, description: 'score through this deployment of the model' }),
+      ),
       version: Type.Optional(Type.Integer({ minimum: 1, description: 'or serve this version' })),
-      batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'rows per inference request' })),
+      batchSize: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'rows per inference request' }),
+      ),
       prediction: Type.Optional(fieldName('output field of the prediction', { default: 'prediction' })),
-      probability: Type.Optional(fieldName('output field of the positive class probability', { default: 'probability' })),
+      probability: Type.Optional(
+        fieldName('output field of the positive class probability', { default: 'probability' }),
+      ),
     },
     strict,
   ),
@@ -150,13 +177,23 @@ export const sourceSchemas = {
       kind: Type.Literal('file'),
       path: Type.String({ minLength: 1 }),
       format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('jsonl')], msg('must be "csv" or "jsonl"'))),
-      speed: Type.Optional(Type.Number({ minimum: 0, description: 'replay speed factor over the time field; 0 = as fast as possible' })),
+      speed: Type.Optional(
+        Type.Number({ minimum: 0, description: 'replay speed factor over the time field; 0 = as fast as possible' }),
+      ),
       time: Type.Optional(fieldName('event-time field that paces the replay')),
       fields: Fields,
     },
     strict,
   ),
-  http: Type.Object({ ...sourceBase, kind: Type.Literal('http'), fields: Fields, maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) }, strict),
+  http: Type.Object(
+    {
+      ...sourceBase,
+      kind: Type.Literal('http'),
+      fields: Fields,
+      maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    },
+    strict,
+  ),
   mqtt: Type.Object(
     {
       ...sourceBase,
@@ -176,7 +213,13 @@ export const sourceSchemas = {
       count: Type.Optional(Type.Integer({ minimum: 0 })),
       seed: Type.Optional(Type.Integer()),
       machines: Type.Optional(Type.Integer({ minimum: 1 })),
-      start: Type.Optional(Type.String({ format: 'date-time', description: 'event time of the first reading; default: now', ...msg('must be an ISO 8601 date-time') })),
+      start: Type.Optional(
+        Type.String({
+          format: 'date-time',
+          description: 'event time of the first reading; default: now',
+          ...msg('must be an ISO 8601 date-time'),
+        }),
+      ),
       interval: Type.Optional(Duration),
     },
     strict,
@@ -193,8 +236,15 @@ export const sinkSchemas = {
     {
       ...sinkBase,
       kind: Type.Literal('postgres'),
-      table: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', ...msg('must be a lowercase SQL name: letters, digits and "_"') }),
-      key: Type.Array(FieldName, { minItems: 1, uniqueItems: true, description: 'upsert key: a replay writes no duplicate row' }),
+      table: Type.String({
+        pattern: '^[a-z_][a-z0-9_]{0,62}$',
+        ...msg('must be a lowercase SQL name: letters, digits and "_"'),
+      }),
+      key: Type.Array(FieldName, {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'upsert key: a replay writes no duplicate row',
+      }),
       columns: Type.Optional(Type.Array(FieldName, { minItems: 1, uniqueItems: true })),
       url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     },
@@ -205,7 +255,10 @@ export const sinkSchemas = {
       ...sinkBase,
       kind: Type.Literal('webhook'),
       url: Type.String({ pattern: '^https?://', ...msg('must be an http:// or https:// URL') }),
-      secretEnv: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$', description: 'environment variable holding the HMAC-SHA256 key' }),
+      secretEnv: Type.String({
+        pattern: '^[A-Z_][A-Z0-9_]*$',
+        description: 'environment variable holding the HMAC-SHA256 key',
+      }),
       timeout: Type.Optional(Duration),
     },
     strict,
@@ -224,7 +277,12 @@ export const PipelineEnvelopeSchema = Type.Object(
   {
     name: Name,
     description: Type.Optional(Type.String()),
-    guarantee: Type.Optional(Type.Union(guarantees.map((g) => Type.Literal(g)), msg(`must be one of ${guarantees.join(', ')}`))),
+    guarantee: Type.Optional(
+      Type.Union(
+        guarantees.map((g) => Type.Literal(g)),
+        msg(`must be one of ${guarantees.join(', ')}`),
+      ),
+    ),
     deadLetterTopic: Type.Optional(TopicName),
     topics: Type.Array(Type.Unknown(), { minItems: 1 }),
     sources: Type.Optional(Type.Array(Type.Unknown())),

@@ -52,7 +52,12 @@ export interface StageContext {
 }
 
 /** A record's JSON object checked against the input's fields, or its dead letter. */
-function prepare(records: ConsumedRecord[], stage: string, fields: FieldSchema, dead: StreamRecord[]): Array<{ record: ConsumedRecord; row: Record<string, unknown> }> {
+function prepare(
+  records: ConsumedRecord[],
+  stage: string,
+  fields: FieldSchema,
+  dead: StreamRecord[],
+): Array<{ record: ConsumedRecord; row: Record<string, unknown> }> {
   const ok: Array<{ record: ConsumedRecord; row: Record<string, unknown> }> = [];
   const check = recordChecker(fields);
   for (const record of records) {
@@ -111,7 +116,8 @@ function windowStage(t: WindowTransform, ctx: StageContext): Stage {
       if (!last && committed !== null) {
         throw new MloopError(
           'Conflict',
-          `window state of ${t.name} partition ${partition} is missing from ${ctx.changelogTopic}, but offset ${committed} is committed: continuing would emit windows without their earlier records`,
+          `window state of ${t.name} partition ${partition} is missing from ${ctx.changelogTopic}, ` +
+            `but offset ${committed} is committed: continuing would emit windows without their earlier records`,
         );
       }
       const snapshot = last ? (JSON.parse(last.value) as WindowSnapshot) : undefined;
@@ -155,16 +161,29 @@ function windowStage(t: WindowTransform, ctx: StageContext): Stage {
       }
       const value = JSON.stringify(store.snapshot());
       if (Buffer.byteLength(value) > 900 * 1024) {
-        throw new MloopError('InvalidInput', `window state of ${t.name} partition ${batch.partition} is ${Buffer.byteLength(value)} bytes, more than a Kafka record holds: use fewer keys or shorter windows`);
+        throw new MloopError(
+          'InvalidInput',
+          `window state of ${t.name} partition ${batch.partition} is ${Buffer.byteLength(value)} bytes, ` +
+            'more than a Kafka record holds: use fewer keys or shorter windows',
+        );
       }
-      return { outputs, dead, filtered: 0, processed: fresh.length, changelog: { key: String(batch.partition), value, partition: batch.partition } };
+      return {
+        outputs,
+        dead,
+        filtered: 0,
+        processed: fresh.length,
+        changelog: { key: String(batch.partition), value, partition: batch.partition },
+      };
     },
   };
 }
 
 function modelStage(t: ModelTransform, ctx: StageContext): Stage {
   const endpoint = ctx.endpoint;
-  if (!endpoint) throw new MloopError('InvalidInput', `transform ${t.name} scores with model ${t.model}: give its endpoint`, { field: 'endpoint' });
+  if (!endpoint)
+    throw new MloopError('InvalidInput', `transform ${t.name} scores with model ${t.model}: give its endpoint`, {
+      field: 'endpoint',
+    });
   const client = new KServeClient(endpoint.url, endpoint.modelName);
   const prediction = t.prediction ?? 'prediction';
   const probability = t.probability ?? 'probability';
@@ -175,11 +194,16 @@ function modelStage(t: ModelTransform, ctx: StageContext): Stage {
     async process(batch, signal) {
       const dead: StreamRecord[] = [];
       const valid = prepare(batch.records, t.name, fields, dead);
-      const scores = await scoreRows(client, endpoint.features, valid.map((v) => v.row), {
-        batchSize: t.batchSize ?? 5000,
-        signal,
-        onRetry: ctx.onRetry,
-      });
+      const scores = await scoreRows(
+        client,
+        endpoint.features,
+        valid.map((v) => v.row),
+        {
+          batchSize: t.batchSize ?? 5000,
+          signal,
+          onRetry: ctx.onRetry,
+        },
+      );
       const outputs: OutRecord[] = [];
       valid.forEach(({ record, row }, i) => {
         const s = scores[i];
@@ -195,4 +219,5 @@ function modelStage(t: ModelTransform, ctx: StageContext): Stage {
   };
 }
 
-const featureFields = (features: readonly FeatureSpec[]): FieldSchema => Object.fromEntries(features.map((f) => [f.name, f.type]));
+const featureFields = (features: readonly FeatureSpec[]): FieldSchema =>
+  Object.fromEntries(features.map((f) => [f.name, f.type]));

@@ -10,8 +10,13 @@ import type { ValidatedPipeline } from './validate';
  */
 export function pipelineTopics(p: ValidatedPipeline): TopicConfig[] {
   const declared = p.topics.map((t): TopicConfig => {
-    const retention = t.retention === undefined ? undefined : t.retention === 'forever' ? '-1' : String(durationMs(t.retention));
-    return { name: t.name, partitions: t.partitions ?? 1, ...(retention ? { configs: { 'retention.ms': retention } } : {}) };
+    const retention =
+      t.retention === undefined ? undefined : t.retention === 'forever' ? '-1' : String(durationMs(t.retention));
+    return {
+      name: t.name,
+      partitions: t.partitions ?? 1,
+      ...(retention ? { configs: { 'retention.ms': retention } } : {}),
+    };
   });
   const changelogs = p.spec.transforms
     .filter((t) => t.kind === 'window')
@@ -19,7 +24,11 @@ export function pipelineTopics(p: ValidatedPipeline): TopicConfig[] {
       name: changelogTopic(p.spec.name, t.name),
       partitions: p.topics.find((x) => x.name === t.input)?.partitions ?? 1,
       // Compacted: only each partition's latest state is needed; small segments so compaction runs.
-      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(16 * 1024 * 1024), 'min.cleanable.dirty.ratio': '0.1' },
+      configs: {
+        'cleanup.policy': 'compact',
+        'segment.bytes': String(16 * 1024 * 1024),
+        'min.cleanable.dirty.ratio': '0.1',
+      },
     }));
   return [...declared.filter((t) => !p.topics.find((x) => x.name === t.name)?.external), ...changelogs];
 }

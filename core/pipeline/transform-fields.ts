@@ -74,9 +74,16 @@ export function transformOutput(t: TransformSpec, input: FieldSchema, features?:
     case 'map': {
       const out: FieldSchema = { ...input };
       for (const [from, to] of Object.entries(t.rename ?? {})) {
-        if (!(from in input)) problems.push({ at: `rename.${from}`, message: `no field "${from}" to rename; the input has ${known(input)}` });
+        if (!(from in input))
+          problems.push({
+            at: `rename.${from}`,
+            message: `no field "${from}" to rename; the input has ${known(input)}`,
+          });
         else if (to !== from && to in input && !(to in (t.rename ?? {}))) {
-          problems.push({ at: `rename.${from}`, message: `cannot rename to "${to}": the input already has that field` });
+          problems.push({
+            at: `rename.${from}`,
+            message: `cannot rename to "${to}": the input already has that field`,
+          });
         } else {
           delete out[from];
         }
@@ -114,17 +121,33 @@ export function transformOutput(t: TransformSpec, input: FieldSchema, features?:
       for (const f of features) {
         const have = input[f.name];
         if (have === undefined) {
-          problems.push({ at: 'input', message: `the model reads "${f.name}" (${f.type}), which topic "${t.input}" does not have; it has ${known(input)}` });
+          problems.push({
+            at: 'input',
+            message:
+              `the model reads "${f.name}" (${f.type}), which topic "${t.input}" does not have; ` +
+              `it has ${known(input)}`,
+          });
         } else if (!fits(have, f.type)) {
-          problems.push({ at: 'input', message: `the model reads "${f.name}" as ${f.type}, topic "${t.input}" has it as ${have}` });
+          problems.push({
+            at: 'input',
+            message: `the model reads "${f.name}" as ${f.type}, topic "${t.input}" has it as ${have}`,
+          });
         }
       }
       const out: FieldSchema = { ...input };
       const prediction = t.prediction ?? 'prediction';
       const probability = t.probability ?? 'probability';
-      if (prediction === probability) problems.push({ at: 'probability', message: `"${probability}" is also the prediction field` });
-      for (const [at, name] of [['prediction', prediction], ['probability', probability]] as const) {
-        if (name in input) problems.push({ at, message: `the output field "${name}" would overwrite the input field of that name; choose another` });
+      if (prediction === probability)
+        problems.push({ at: 'probability', message: `"${probability}" is also the prediction field` });
+      for (const [at, name] of [
+        ['prediction', prediction],
+        ['probability', probability],
+      ] as const) {
+        if (name in input)
+          problems.push({
+            at,
+            message: `the output field "${name}" would overwrite the input field of that name; choose another`,
+          });
       }
       out[prediction] = 'any';
       out[probability] = 'number';
@@ -135,25 +158,43 @@ export function transformOutput(t: TransformSpec, input: FieldSchema, features?:
 
 function windowOutput(t: WindowTransform, input: FieldSchema, problems: FieldProblem[]): Outcome {
   const keyType = input[t.key];
-  if (keyType === undefined) problems.push({ at: 'key', message: `no field "${t.key}" to key windows by; the input has ${known(input)}` });
-  else if (keyType === 'boolean') problems.push({ at: 'key', message: `"${t.key}" is a boolean; key windows by a string or number field` });
+  if (keyType === undefined)
+    problems.push({ at: 'key', message: `no field "${t.key}" to key windows by; the input has ${known(input)}` });
+  else if (keyType === 'boolean')
+    problems.push({ at: 'key', message: `"${t.key}" is a boolean; key windows by a string or number field` });
   if (t.time !== undefined) {
     const timeType = input[t.time];
-    if (timeType === undefined) problems.push({ at: 'time', message: `no field "${t.time}" for event time; the input has ${known(input)}` });
-    else if (timeType === 'boolean') problems.push({ at: 'time', message: `"${t.time}" is a boolean; event time is ISO 8601 text or epoch milliseconds` });
+    if (timeType === undefined)
+      problems.push({ at: 'time', message: `no field "${t.time}" for event time; the input has ${known(input)}` });
+    else if (timeType === 'boolean')
+      problems.push({
+        at: 'time',
+        message: `"${t.time}" is a boolean; event time is ISO 8601 text or epoch milliseconds`,
+      });
   }
   const size = durationMs(t.window.size);
   if (size === 0) problems.push({ at: 'window.size', message: 'must be longer than 0' });
   if (t.window.type === 'tumbling' && t.window.advance !== undefined && durationMs(t.window.advance) !== size) {
-    problems.push({ at: 'window.advance', message: 'a tumbling window advances by its size; use type "hopping" for another advance' });
+    problems.push({
+      at: 'window.advance',
+      message: 'a tumbling window advances by its size; use type "hopping" for another advance',
+    });
   }
   if (t.window.type === 'hopping') {
-    if (t.window.advance === undefined) problems.push({ at: 'window.advance', message: 'a hopping window needs an advance' });
+    if (t.window.advance === undefined)
+      problems.push({ at: 'window.advance', message: 'a hopping window needs an advance' });
     else {
       const advance = durationMs(t.window.advance);
-      if (advance === 0 || advance > size) problems.push({ at: 'window.advance', message: `must be longer than 0 and at most the size (${t.window.size})` });
+      if (advance === 0 || advance > size)
+        problems.push({
+          at: 'window.advance',
+          message: `must be longer than 0 and at most the size (${t.window.size})`,
+        });
       else if (size / advance > maxWindowsPerRecord) {
-        problems.push({ at: 'window.advance', message: `puts each record in ${Math.ceil(size / advance)} windows; at most ${maxWindowsPerRecord}` });
+        problems.push({
+          at: 'window.advance',
+          message: `puts each record in ${Math.ceil(size / advance)} windows; at most ${maxWindowsPerRecord}`,
+        });
       }
     }
   }
@@ -161,7 +202,10 @@ function windowOutput(t: WindowTransform, input: FieldSchema, problems: FieldPro
   for (const [name, agg] of Object.entries(t.aggregates)) {
     const at = `aggregates.${name}`;
     if (name in out) {
-      problems.push({ at, message: `"${name}" is already an output field (the key, ${windowStartField} or ${windowEndField})` });
+      problems.push({
+        at,
+        message: `"${name}" is already an output field (the key, ${windowStartField} or ${windowEndField})`,
+      });
       continue;
     }
     if (agg.field === undefined) {

@@ -57,14 +57,18 @@ export const modelRefKey = (t: Pick<ModelTransform, 'model' | 'environment' | 'v
   t.version !== undefined ? `${t.model}#${t.version}` : `${t.model}@${t.environment ?? ''}`;
 
 /** The models a spec scores with, so a caller can look up their features before validating. */
-export function modelRefs(spec: unknown): Array<{ key: string; model: string; environment?: string; version?: number }> {
+export function modelRefs(
+  spec: unknown,
+): Array<{ key: string; model: string; environment?: string; version?: number }> {
   const transforms = isRecord(spec) && Array.isArray(spec.transforms) ? spec.transforms : [];
-  return transforms.filter((t): t is ModelTransform => isRecord(t) && t.kind === 'model' && typeof t.model === 'string').map((t) => ({
-    key: modelRefKey(t),
-    model: t.model,
-    ...(t.environment !== undefined ? { environment: t.environment } : {}),
-    ...(t.version !== undefined ? { version: t.version } : {}),
-  }));
+  return transforms
+    .filter((t): t is ModelTransform => isRecord(t) && t.kind === 'model' && typeof t.model === 'string')
+    .map((t) => ({
+      key: modelRefKey(t),
+      model: t.model,
+      ...(t.environment !== undefined ? { environment: t.environment } : {}),
+      ...(t.version !== undefined ? { version: t.version } : {}),
+    }));
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -76,7 +80,9 @@ export function parsePipelineText(text: string): unknown {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new MloopError('InvalidInput', `pipeline spec: not valid JSON: ${(err as Error).message}`, { field: 'spec' });
+      throw new MloopError('InvalidInput', `pipeline spec: not valid JSON: ${(err as Error).message}`, {
+        field: 'spec',
+      });
     }
   }
   try {
@@ -95,25 +101,42 @@ export function assertValidPipeline(input: unknown, ctx: ValidationContext = {})
   const result = validatePipeline(input, ctx);
   if (result.ok) return result.pipeline;
   const listed = result.problems.map((p) => `${p.path}: ${p.message}`);
-  throw new MloopError('InvalidInput', `invalid pipeline spec: ${listed.join('; ')}`, { field: result.problems[0]?.path, problems: result.problems });
+  throw new MloopError('InvalidInput', `invalid pipeline spec: ${listed.join('; ')}`, {
+    field: result.problems[0]?.path,
+    problems: result.problems,
+  });
 }
 
 export function validatePipeline(input: unknown, ctx: ValidationContext = {}): ValidationResult {
   const problems: SpecProblem[] = [];
-  if (!isRecord(input)) return { ok: false, problems: [{ path: '(spec)', message: 'must be an object with name, topics and transforms' }] };
+  if (!isRecord(input))
+    return { ok: false, problems: [{ path: '(spec)', message: 'must be an object with name, topics and transforms' }] };
   structural(PipelineEnvelopeSchema, input, '', problems);
   const topics = listOf(input.topics, 'topics', problems, () => TopicSpecSchema);
-  const sources = listOf(input.sources, 'sources', problems, (item, at) => byKind(item, at, sourceSchemas, sourceKinds, 'source', problems));
+  const sources = listOf(input.sources, 'sources', problems, (item, at) =>
+    byKind(item, at, sourceSchemas, sourceKinds, 'source', problems),
+  );
   const transforms = listOf(input.transforms, 'transforms', problems, (item, at) =>
     byKind(item, at, transformSchemas, transformKinds, 'transform', problems),
   );
-  const sinks = listOf(input.sinks, 'sinks', problems, (item, at) => byKind(item, at, sinkSchemas, sinkKinds, 'sink', problems));
+  const sinks = listOf(input.sinks, 'sinks', problems, (item, at) =>
+    byKind(item, at, sinkSchemas, sinkKinds, 'sink', problems),
+  );
   // Fields and graph checks need well-formed parts: stop at structural problems.
   if (problems.length > 0) return { ok: false, problems };
 
   const spec = input as unknown as PipelineSpec;
-  const checked = semantic(spec, topics as TopicSpec[], sources as SourceSpec[], transforms as TransformSpec[], sinks as SinkSpec[], ctx);
-  return checked.problems.length > 0 ? { ok: false, problems: checked.problems } : { ok: true, pipeline: checked.pipeline as ValidatedPipeline };
+  const checked = semantic(
+    spec,
+    topics as TopicSpec[],
+    sources as SourceSpec[],
+    transforms as TransformSpec[],
+    sinks as SinkSpec[],
+    ctx,
+  );
+  return checked.problems.length > 0
+    ? { ok: false, problems: checked.problems }
+    : { ok: true, pipeline: checked.pipeline as ValidatedPipeline };
 }
 
 /** JSON pointer `/transforms/2/input` → `transforms[2].input`. */
@@ -177,7 +200,10 @@ function byKind(
   }
   const schema = Object.hasOwn(schemas, kind) ? schemas[kind] : undefined;
   if (!schema) {
-    problems.push({ path: `${at}.kind`, message: `unknown ${what} kind "${kind}"; expected one of ${kinds.join(', ')}` });
+    problems.push({
+      path: `${at}.kind`,
+      message: `unknown ${what} kind "${kind}"; expected one of ${kinds.join(', ')}`,
+    });
     return null;
   }
   return schema;
@@ -214,7 +240,8 @@ function semantic(
 
   const declared = new Map<string, { spec: TopicSpec; index: number }>();
   topics.forEach((t, i) => {
-    if (declared.has(t.name)) add(`topics[${i}].name`, `topic "${t.name}" is declared twice (also topics[${declared.get(t.name)?.index}])`);
+    if (declared.has(t.name))
+      add(`topics[${i}].name`, `topic "${t.name}" is declared twice (also topics[${declared.get(t.name)?.index}])`);
     else declared.set(t.name, { spec: t, index: i });
   });
   const deadLetterTopic = spec.deadLetterTopic ?? defaultDeadLetterTopic(spec.name);
@@ -234,25 +261,37 @@ function semantic(
   const producers = new Map<string, Producer[]>();
   const produce = (topic: string, p: Producer): void => void producers.set(topic, [...(producers.get(topic) ?? []), p]);
   sources.forEach((s, i) => {
-    if (needTopic(s.topic, `sources[${i}].topic`)) produce(s.topic, { path: `sources[${i}]`, describe: `source "${s.name}"`, fields: sourceFields(s) });
-    if (s.key !== undefined && !(s.key in sourceFields(s))) add(`sources[${i}].key`, `no field "${s.key}" in the source's fields`);
+    if (needTopic(s.topic, `sources[${i}].topic`))
+      produce(s.topic, { path: `sources[${i}]`, describe: `source "${s.name}"`, fields: sourceFields(s) });
+    if (s.key !== undefined && !(s.key in sourceFields(s)))
+      add(`sources[${i}].key`, `no field "${s.key}" in the source's fields`);
   });
   transforms.forEach((t, i) => {
     needTopic(t.input, `transforms[${i}].input`);
     if (needTopic(t.output, `transforms[${i}].output`)) {
-      if (declared.get(t.output)?.spec.external) add(`transforms[${i}].output`, `topic "${t.output}" is declared external; the pipeline does not write it`);
+      if (declared.get(t.output)?.spec.external)
+        add(`transforms[${i}].output`, `topic "${t.output}" is declared external; the pipeline does not write it`);
       produce(t.output, { path: `transforms[${i}]`, describe: `transform "${t.name}"`, fields: null });
     }
   });
   sinks.forEach((s, i) => needTopic(s.topic, `sinks[${i}].topic`));
   topics.forEach((t, i) => {
     const written = producers.get(t.name) ?? [];
-    if (t.external && !t.fields) add(`topics[${i}].fields`, `external topic "${t.name}" needs its fields, so that its readers can be checked`);
+    if (t.external && !t.fields)
+      add(`topics[${i}].fields`, `external topic "${t.name}" needs its fields, so that its readers can be checked`);
     if (t.external && written.some((p) => p.path.startsWith('sources'))) {
-      add(`topics[${i}].external`, `topic "${t.name}" is written by ${written[0]?.describe}; only topics produced outside the pipeline are external`);
+      add(
+        `topics[${i}].external`,
+        `topic "${t.name}" is written by ${written[0]?.describe}; ` +
+          'only topics produced outside the pipeline are external',
+      );
     }
     if (!t.fields && written.length > 1) {
-      add(`topics[${i}].fields`, `topic "${t.name}" has ${written.length} producers (${written.map((p) => p.describe).join(', ')}); declare its fields`);
+      add(
+        `topics[${i}].fields`,
+        `topic "${t.name}" has ${written.length} producers ` +
+          `(${written.map((p) => p.describe).join(', ')}); declare its fields`,
+      );
     }
   });
   const readers: Array<{ topic: string; path: string }> = [
@@ -261,8 +300,11 @@ function semantic(
   ];
   for (const r of readers) {
     const d = declared.get(r.topic);
-    if (d && !d.spec.external && !(producers.get(r.topic)?.length)) {
-      add(r.path, `nothing writes topic "${r.topic}": no source or transform produces it, and it is not declared external`);
+    if (d && !d.spec.external && !producers.get(r.topic)?.length) {
+      add(
+        r.path,
+        `nothing writes topic "${r.topic}": no source or transform produces it, and it is not declared external`,
+      );
     }
   }
 
@@ -282,7 +324,11 @@ function semantic(
     if (!input) continue; // its producer failed: reported there
     const inputTopic = declared.get(t.input)?.spec;
     if (t.replicas !== undefined && t.replicas > (inputTopic?.partitions ?? 1)) {
-      add(`${at}.replicas`, `${t.replicas} replicas for the ${inputTopic?.partitions ?? 1} partition(s) of topic "${t.input}": the extra ones would idle`);
+      add(
+        `${at}.replicas`,
+        `${t.replicas} replicas for the ${inputTopic?.partitions ?? 1} partition(s) of topic "${t.input}": ` +
+          'the extra ones would idle',
+      );
     }
     let features: readonly FeatureSpec[] | undefined;
     if (t.kind === 'model') {
@@ -293,7 +339,10 @@ function semantic(
       features = ctx.models?.[modelRefKey(t)];
       if (!features) {
         const what = t.version !== undefined ? `version ${t.version}` : `deployment in environment "${t.environment}"`;
-        add(`${at}.${t.version !== undefined ? 'version' : 'environment'}`, `model "${t.model}" has no ${what} whose features are known`);
+        add(
+          `${at}.${t.version !== undefined ? 'version' : 'environment'}`,
+          `model "${t.model}" has no ${what} whose features are known`,
+        );
         continue;
       }
     }
@@ -308,13 +357,19 @@ function semantic(
   sinks.forEach((s, i) => {
     const have = fields[s.topic];
     if (!have || s.kind !== 'postgres') return;
-    for (const k of s.key) if (!(k in have)) add(`sinks[${i}].key`, `no field "${k}" in topic "${s.topic}"; it has ${Object.keys(have).sort().join(', ')}`);
-    for (const c of s.columns ?? []) if (!(c in have)) add(`sinks[${i}].columns`, `no field "${c}" in topic "${s.topic}"`);
-    for (const k of s.key) if (s.columns && !s.columns.includes(k)) add(`sinks[${i}].columns`, `must include the key field "${k}"`);
+    for (const k of s.key)
+      if (!(k in have))
+        add(`sinks[${i}].key`, `no field "${k}" in topic "${s.topic}"; it has ${Object.keys(have).sort().join(', ')}`);
+    for (const c of s.columns ?? [])
+      if (!(c in have)) add(`sinks[${i}].columns`, `no field "${c}" in topic "${s.topic}"`);
+    for (const k of s.key)
+      if (s.columns && !s.columns.includes(k)) add(`sinks[${i}].columns`, `must include the key field "${k}"`);
   });
   if (problems.length > 0) return { problems };
 
-  const created = topics.some((t) => t.name === deadLetterTopic) ? topics : [...topics, { name: deadLetterTopic, partitions: 1 }];
+  const created = topics.some((t) => t.name === deadLetterTopic)
+    ? topics
+    : [...topics, { name: deadLetterTopic, partitions: 1 }];
   return {
     problems,
     pipeline: { spec, guarantee: spec.guarantee ?? 'at-least-once', deadLetterTopic, topics: created, order, fields },
@@ -322,13 +377,21 @@ function semantic(
 }
 
 /** The fields a producer writes against the topic's declared fields, if it declares any. */
-function conform(at: string, topic: string, written: FieldSchema, declared: TopicSpec | undefined, add: (p: string, m: string) => void): void {
+function conform(
+  at: string,
+  topic: string,
+  written: FieldSchema,
+  declared: TopicSpec | undefined,
+  add: (p: string, m: string) => void,
+): void {
   if (!declared?.fields) return;
   const where = at.startsWith('sources') ? `${at}.topic` : `${at}.output`;
   for (const [name, type] of Object.entries(declared.fields)) {
     const have = written[name];
-    if (have === undefined) add(where, `topic "${topic}" declares field "${name}" (${type}), which this stage does not write`);
-    else if (!fits(have, type)) add(where, `topic "${topic}" declares field "${name}" as ${type}, this stage writes ${have}`);
+    if (have === undefined)
+      add(where, `topic "${topic}" declares field "${name}" (${type}), which this stage does not write`);
+    else if (!fits(have, type))
+      add(where, `topic "${topic}" declares field "${name}" as ${type}, this stage writes ${have}`);
   }
 }
 
@@ -367,7 +430,10 @@ function topologicalOrder(transforms: TransformSpec[], add: (p: string, m: strin
     if (!cycle) continue;
     const closing = cycle.at(-2) as number;
     const names = cycle.map((k) => (transforms[k] as TransformSpec).name).join(' → ');
-    const via = cycle.slice(0, -1).map((k) => (transforms[k] as TransformSpec).output).join(', ');
+    const via = cycle
+      .slice(0, -1)
+      .map((k) => (transforms[k] as TransformSpec).output)
+      .join(', ');
     add(`transforms[${closing}].output`, `makes a cycle: ${names} (through topics ${via})`);
     break;
   }

@@ -29,7 +29,11 @@ export function windowConfig(t: WindowTransform): WindowConfig {
     sizeMs,
     advanceMs: t.window.type === 'hopping' && t.window.advance ? durationMs(t.window.advance) : sizeMs,
     graceMs: t.window.grace ? durationMs(t.window.grace) : 0,
-    aggregates: Object.entries(t.aggregates).map(([name, a]) => ({ name, op: a.op as AggregateOp, ...(a.field ? { field: a.field } : {}) })),
+    aggregates: Object.entries(t.aggregates).map(([name, a]) => ({
+      name,
+      op: a.op as AggregateOp,
+      ...(a.field ? { field: a.field } : {}),
+    })),
   };
 }
 
@@ -60,7 +64,12 @@ export interface WindowSnapshot {
 
 export const WINDOW_SNAPSHOT_VERSION = 1;
 
-export const emptySnapshot = (): WindowSnapshot => ({ version: WINDOW_SNAPSHOT_VERSION, nextOffset: null, watermark: null, windows: [] });
+export const emptySnapshot = (): WindowSnapshot => ({
+  version: WINDOW_SNAPSHOT_VERSION,
+  nextOffset: null,
+  watermark: null,
+  windows: [],
+});
 
 export type Applied = { late: string } | { invalid: string } | { closed: Record<string, unknown>[] };
 
@@ -79,7 +88,9 @@ export function eventTime(value: unknown, field: string): number | string {
     }
     return `event time "${field}" is ${JSON.stringify(value).slice(0, 40)}, not ISO 8601 text`;
   }
-  return value === null || value === undefined ? `event time "${field}" is missing` : `event time "${field}" is not a time`;
+  return value === null || value === undefined
+    ? `event time "${field}" is missing`
+    : `event time "${field}" is not a time`;
 }
 
 export class WindowStore {
@@ -94,12 +105,16 @@ export class WindowStore {
     snapshot: WindowSnapshot = emptySnapshot(),
   ) {
     if (snapshot.version !== WINDOW_SNAPSHOT_VERSION) {
-      throw invalidInput('window snapshot version', `is ${String(snapshot.version)}, this code reads ${WINDOW_SNAPSHOT_VERSION}`);
+      throw invalidInput(
+        'window snapshot version',
+        `is ${String(snapshot.version)}, this code reads ${WINDOW_SNAPSHOT_VERSION}`,
+      );
     }
     this.watermark = snapshot.watermark;
     this.nextOffset = snapshot.nextOffset;
     for (const w of snapshot.windows) {
-      if (w.accs.length !== config.aggregates.length) throw invalidInput('window snapshot', 'its aggregates differ from the transform’s');
+      if (w.accs.length !== config.aggregates.length)
+        throw invalidInput('window snapshot', 'its aggregates differ from the transform’s');
       this.slot(w.start).set(w.key, { ...w, accs: w.accs.map((a) => ({ ...a })) });
     }
   }
@@ -121,7 +136,12 @@ export class WindowStore {
       const m = this.byStart.get(start) as Map<string, OpenWindow>;
       for (const key of [...m.keys()].sort()) windows.push(m.get(key) as OpenWindow);
     }
-    return { version: WINDOW_SNAPSHOT_VERSION, nextOffset: this.nextOffset, watermark: this.watermark, windows: structuredClone(windows) };
+    return {
+      version: WINDOW_SNAPSHOT_VERSION,
+      nextOffset: this.nextOffset,
+      watermark: this.watermark,
+      windows: structuredClone(windows),
+    };
   }
 
   /**
@@ -132,7 +152,8 @@ export class WindowStore {
     this.nextOffset = (BigInt(offset) + 1n).toString();
     const keyValue = record[this.config.key];
     if (typeof keyValue !== 'string' && typeof keyValue !== 'number') {
-      return { invalid: `key field "${this.config.key}" is ${keyValue === null || keyValue === undefined ? 'missing' : 'not a string or number'}` };
+      const what = keyValue === null || keyValue === undefined ? 'missing' : 'not a string or number';
+      return { invalid: `key field "${this.config.key}" is ${what}` };
     }
     const key = typeof keyValue === 'string' ? `s:${keyValue}` : `n:${keyValue}`;
     const { sizeMs, advanceMs, graceMs } = this.config;
@@ -142,7 +163,10 @@ export class WindowStore {
     }
     if (open.length === 0) {
       const when = new Date(time).toISOString();
-      return { late: `late: event time ${when} is in windows already closed (watermark ${new Date(this.watermark as number).toISOString()}, grace ${graceMs} ms)` };
+      const watermark = new Date(this.watermark as number).toISOString();
+      return {
+        late: `late: event time ${when} is in windows already closed (watermark ${watermark}, grace ${graceMs} ms)`,
+      };
     }
     // Compute every update first, so a record that would overflow changes nothing.
     const updates: Array<{ start: number; accs: Accumulator[] }> = [];
@@ -174,7 +198,11 @@ export class WindowStore {
   private close(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
     const { sizeMs, graceMs } = this.config;
-    while (this.starts.length > 0 && this.watermark !== null && (this.starts[0] as number) + sizeMs + graceMs <= this.watermark) {
+    while (
+      this.starts.length > 0 &&
+      this.watermark !== null &&
+      (this.starts[0] as number) + sizeMs + graceMs <= this.watermark
+    ) {
       const start = this.starts.shift() as number;
       const m = this.byStart.get(start) as Map<string, OpenWindow>;
       this.byStart.delete(start);
@@ -197,19 +225,33 @@ export class WindowStore {
   }
 }
 
-function accumulate(acc: Accumulator, a: WindowConfig['aggregates'][number], record: Record<string, unknown>, time: number): Accumulator | string {
+function accumulate(
+  acc: Accumulator,
+  a: WindowConfig['aggregates'][number],
+  record: Record<string, unknown>,
+  time: number,
+): Accumulator | string {
   if (a.field === undefined) return { ...acc, n: acc.n + 1 };
   const v = Object.hasOwn(record, a.field) ? record[a.field] : null;
   if (v === null || v === undefined) return acc;
   if (a.op === 'count') return { ...acc, n: acc.n + 1 };
   if (a.op === 'last') {
     // The latest event time wins; on a tie the later record (offset order).
-    return acc.lastTime === null || time >= acc.lastTime ? { ...acc, n: acc.n + 1, last: v, lastTime: time } : { ...acc, n: acc.n + 1 };
+    return acc.lastTime === null || time >= acc.lastTime
+      ? { ...acc, n: acc.n + 1, last: v, lastTime: time }
+      : { ...acc, n: acc.n + 1 };
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) return `field "${a.field}" is ${JSON.stringify(v).slice(0, 40)}, not a finite number`;
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    return `field "${a.field}" is ${JSON.stringify(v).slice(0, 40)}, not a finite number`;
   const sum = acc.sum + v;
   if (!Number.isFinite(sum)) return `${a.name}: the sum of "${a.field}" would overflow`;
-  return { ...acc, n: acc.n + 1, sum, min: acc.min === null ? v : Math.min(acc.min, v), max: acc.max === null ? v : Math.max(acc.max, v) };
+  return {
+    ...acc,
+    n: acc.n + 1,
+    sum,
+    min: acc.min === null ? v : Math.min(acc.min, v),
+    max: acc.max === null ? v : Math.max(acc.max, v),
+  };
 }
 
 function result(op: AggregateOp, acc: Accumulator): unknown {

@@ -18,7 +18,9 @@ const pipeline = assertValidPipeline({
 
 describe('connectors by spec', () => {
   it('needs the webhook secret from the variable the spec names', () => {
-    expect(() => createSinkWriter(pipeline, 'hook', {})).toThrow('the environment variable PLANT_HOOK_SECRET holding its HMAC key is not set');
+    expect(() => createSinkWriter(pipeline, 'hook', {})).toThrow(
+      'the environment variable PLANT_HOOK_SECRET holding its HMAC key is not set',
+    );
     expect(createSinkWriter(pipeline, 'hook', { PLANT_HOOK_SECRET: 's' }).write).toBeTypeOf('function');
     expect(() => createSinkWriter(pipeline, 'nope', {})).toThrow('pipeline plant has no sink nope');
   });

@@ -10,7 +10,10 @@ import { setUpPipeline } from '../pipeline/streams';
 export async function connectorPipeline(
   prefix: string,
   fields: FieldSchema,
-  connector: { source?: { name: string; kind: string; [k: string]: unknown }; sink?: { name: string; kind: string; [k: string]: unknown } },
+  connector: {
+    source?: { name: string; kind: string; [k: string]: unknown };
+    sink?: { name: string; kind: string; [k: string]: unknown };
+  },
 ): Promise<ValidatedPipeline> {
   const data = `${prefix}.data`;
   const spec: PipelineSpec = {

@@ -36,7 +36,11 @@ export interface Service {
 export async function service(kind: 'postgres' | 'mqtt'): Promise<Service> {
   const dataDir = await tempDir(kind);
   const port = await freePort();
-  const env = { ...process.env, MLOOP_DATA: dataDir, [kind === 'postgres' ? 'POSTGRES_PORT' : 'MQTT_PORT']: String(port) };
+  const env = {
+    ...process.env,
+    MLOOP_DATA: dataDir,
+    [kind === 'postgres' ? 'POSTGRES_PORT' : 'MQTT_PORT']: String(port),
+  };
   const call = async (fn: string): Promise<void> => {
     const libs = ['common', 'service-user', kind].map((l) => `source "${root}/scripts/lib/${l}.sh"`).join('; ');
     await run('bash', ['-c', `set -euo pipefail; ${libs}; ${fn}`], { env, cwd: root, timeout: 120_000 });

@@ -40,11 +40,17 @@ describe('expression syntax', () => {
 
   it('names the column of each syntax problem', () => {
     expect(problem('t > ')).toEqual({ column: 5, reason: 'expected a value, found the end of the expression' });
-    expect(problem('(t + 1')).toEqual({ column: 7, reason: 'expected ")" to close the "(" at column 1, found the end of the expression' });
+    expect(problem('(t + 1')).toEqual({
+      column: 7,
+      reason: 'expected ")" to close the "(" at column 1, found the end of the expression',
+    });
     expect(problem('t = 1')).toEqual({ column: 3, reason: 'unexpected "="; did you mean "=="?' });
     expect(problem('t 1')).toEqual({ column: 3, reason: 'unexpected "1" (missing an operator?)' });
     expect(problem("s == 'abc")).toEqual({ column: 6, reason: 'unterminated string' });
-    expect(problem('1 < t < 3')).toMatchObject({ column: 7, reason: 'comparisons do not chain; use "and" between them' });
+    expect(problem('1 < t < 3')).toMatchObject({
+      column: 7,
+      reason: 'comparisons do not chain; use "and" between them',
+    });
     expect(problem('t # 2')).toMatchObject({ column: 3 });
     expect(problem('12abc')).toMatchObject({ column: 1, reason: 'malformed number "12a"' });
     expect(problem('1e999')).toMatchObject({ column: 1, reason: 'number 1e999 is too large' });
@@ -60,11 +66,17 @@ describe('expression syntax', () => {
 
 describe('expression types', () => {
   it('names unknown fields with the fields there are', () => {
-    expect(problem('temprature > 1', { temperature: 'number' })).toEqual({ column: 1, reason: 'unknown field "temprature"; the input has temperature' });
+    expect(problem('temprature > 1', { temperature: 'number' })).toEqual({
+      column: 1,
+      reason: 'unknown field "temprature"; the input has temperature',
+    });
   });
 
   it('refuses operands of the wrong type, at the operator', () => {
-    expect(problem('s + 1')).toEqual({ column: 3, reason: '"+" adds two numbers or joins two strings, got string + integer' });
+    expect(problem('s + 1')).toEqual({
+      column: 3,
+      reason: '"+" adds two numbers or joins two strings, got string + integer',
+    });
     expect(problem('t and ok')).toMatchObject({ column: 3, reason: expect.stringContaining('needs booleans') });
     expect(problem('s < 3')).toMatchObject({ column: 3 });
     expect(problem('ok == 1')).toEqual({ column: 4, reason: 'cannot compare boolean with integer' });
@@ -74,11 +86,17 @@ describe('expression types', () => {
   });
 
   it('checks function names, arity and argument types', () => {
-    expect(problem('sine(t)')).toEqual({ column: 1, reason: `unknown function sine(); known: ${functionNames.join(', ')}` });
+    expect(problem('sine(t)')).toEqual({
+      column: 1,
+      reason: `unknown function sine(); known: ${functionNames.join(', ')}`,
+    });
     expect(problem('abs(t, 2)')).toEqual({ column: 1, reason: 'abs() takes 1 argument, got 2' });
     expect(problem('max()')).toEqual({ column: 1, reason: 'max() takes at least 1 argument, got 0' });
     expect(problem('t + abs(s)')).toEqual({ column: 5, reason: 'abs() takes numbers, argument 1 is string' });
-    expect(problem('coalesce(s, 1)')).toMatchObject({ column: 1, reason: 'coalesce() arguments must have one type, got string, integer' });
+    expect(problem('coalesce(s, 1)')).toMatchObject({
+      column: 1,
+      reason: 'coalesce() arguments must have one type, got string, integer',
+    });
   });
 
   it('infers result types', () => {
@@ -100,7 +118,9 @@ describe('expression values', () => {
     expect(run('not ok', r)).toBe(false);
     expect(run("lower(s) + '/' + upper('x')", r)).toBe('m-1/X');
     expect(run('round(t / 3, 2)', r)).toBe(27.17);
-    expect(run('min(t, n, 100) + max(1, 2) + abs(-n) + floor(t) + ceil(0.2) + sqrt(16)', r)).toBe(7 + 2 + 7 + 81 + 1 + 4);
+    expect(run('min(t, n, 100) + max(1, 2) + abs(-n) + floor(t) + ceil(0.2) + sqrt(16)', r)).toBe(
+      7 + 2 + 7 + 81 + 1 + 4,
+    );
   });
 
   it('propagates null through arithmetic and comparisons, with three-valued logic', () => {

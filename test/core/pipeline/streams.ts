@@ -22,9 +22,14 @@ export async function readTopic(topic: string): Promise<ConsumedRecord[]> {
 }
 
 /** Validates `spec` and creates its topics (external ones included, as a test plays their producer). */
-export async function setUpPipeline(spec: PipelineSpec, models: Record<string, readonly FeatureSpec[]> = {}): Promise<ValidatedPipeline> {
+export async function setUpPipeline(
+  spec: PipelineSpec,
+  models: Record<string, readonly FeatureSpec[]> = {},
+): Promise<ValidatedPipeline> {
   const pipeline = assertValidPipeline(spec, { models });
-  const external = pipeline.topics.filter((t) => t.external).map((t) => ({ name: t.name, partitions: t.partitions ?? 1 }));
+  const external = pipeline.topics
+    .filter((t) => t.external)
+    .map((t) => ({ name: t.name, partitions: t.partitions ?? 1 }));
   await ensureTopics(brokers, [...pipelineTopics(pipeline), ...external]);
   return pipeline;
 }

@@ -4,17 +4,24 @@ import type { WindowTransform } from '../../../core/pipeline/spec';
 
 const spec = (window: WindowTransform['window'], aggregates: WindowTransform['aggregates']): WindowConfig =>
   windowConfig({ name: 'w', kind: 'window', input: 'a', output: 'b', key: 'm', time: 'ts', window, aggregates });
-const all = spec({ type: 'tumbling', size: '10s' }, {
-  n: { op: 'count' },
-  s: { op: 'sum', field: 'v' },
-  avg: { op: 'mean', field: 'v' },
-  lo: { op: 'min', field: 'v' },
-  hi: { op: 'max', field: 'v' },
-  last: { op: 'last', field: 'v' },
-});
+const all = spec(
+  { type: 'tumbling', size: '10s' },
+  {
+    n: { op: 'count' },
+    s: { op: 'sum', field: 'v' },
+    avg: { op: 'mean', field: 'v' },
+    lo: { op: 'min', field: 'v' },
+    hi: { op: 'max', field: 'v' },
+    last: { op: 'last', field: 'v' },
+  },
+);
 
 /** Applies records in order, from offset 0; returns every closed window and every refusal. */
-function feed(store: WindowStore, rows: Array<{ m: string | number; t: number; v?: unknown }>, from = 0): { closed: Record<string, unknown>[]; refused: string[] } {
+function feed(
+  store: WindowStore,
+  rows: Array<{ m: string | number; t: number; v?: unknown }>,
+  from = 0,
+): { closed: Record<string, unknown>[]; refused: string[] } {
   const closed: Record<string, unknown>[] = [];
   const refused: string[] = [];
   rows.forEach((r, i) => {
@@ -37,8 +44,28 @@ describe('window aggregates', () => {
     ]);
     expect(refused).toEqual([]);
     expect(closed).toEqual([
-      { m: 'a', window_start: '1970-01-01T00:00:00.000Z', window_end: '1970-01-01T00:00:10.000Z', n: 3, s: 6, avg: 3, lo: 2, hi: 4, last: 4 },
-      { m: 'b', window_start: '1970-01-01T00:00:00.000Z', window_end: '1970-01-01T00:00:10.000Z', n: 1, s: 10, avg: 10, lo: 10, hi: 10, last: 10 },
+      {
+        m: 'a',
+        window_start: '1970-01-01T00:00:00.000Z',
+        window_end: '1970-01-01T00:00:10.000Z',
+        n: 3,
+        s: 6,
+        avg: 3,
+        lo: 2,
+        hi: 4,
+        last: 4,
+      },
+      {
+        m: 'b',
+        window_start: '1970-01-01T00:00:00.000Z',
+        window_end: '1970-01-01T00:00:10.000Z',
+        n: 1,
+        s: 10,
+        avg: 10,
+        lo: 10,
+        hi: 10,
+        last: 10,
+      },
     ]);
     expect(store.openWindows()).toBe(1);
   });
@@ -65,16 +92,28 @@ describe('window aggregates', () => {
       { m: 'a', t: 8000 }, // within grace: still counted
     ]);
     expect(first.closed).toEqual([]);
-    const second = feed(store, [
-      { m: 'a', t: 12_000 }, // closes [0, 10) at 12 s
-      { m: 'a', t: 3000 }, // too late
-    ], 3);
-    expect(second.closed).toEqual([{ m: 'a', window_start: '1970-01-01T00:00:00.000Z', window_end: '1970-01-01T00:00:10.000Z', n: 2 }]);
-    expect(second.refused).toEqual(['late: event time 1970-01-01T00:00:03.000Z is in windows already closed (watermark 1970-01-01T00:00:12.000Z, grace 2000 ms)']);
+    const second = feed(
+      store,
+      [
+        { m: 'a', t: 12_000 }, // closes [0, 10) at 12 s
+        { m: 'a', t: 3000 }, // too late
+      ],
+      3,
+    );
+    expect(second.closed).toEqual([
+      { m: 'a', window_start: '1970-01-01T00:00:00.000Z', window_end: '1970-01-01T00:00:10.000Z', n: 2 },
+    ]);
+    expect(second.refused).toEqual([
+      'late: event time 1970-01-01T00:00:03.000Z is in windows already closed (watermark 1970-01-01T00:00:12.000Z, grace 2000 ms)',
+    ]);
   });
 
   it('gives the same windows when restored from a snapshot at any record', () => {
-    const rows = Array.from({ length: 200 }, (_, i) => ({ m: `k${i % 7}`, t: i * 700 + ((i * 37) % 1500), v: (i * 13) % 11 }));
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      m: `k${i % 7}`,
+      t: i * 700 + ((i * 37) % 1500),
+      v: (i * 13) % 11,
+    }));
     const whole = feed(new WindowStore(all), rows).closed;
     for (const cut of [1, 50, 133, 199]) {
       const a = new WindowStore(all);
@@ -111,7 +150,10 @@ describe('window aggregates', () => {
       { m: 'a', t: 10_000, v: 1 },
     ]);
     expect(refused).toEqual(['key field "m" is missing', 'field "v" is "hot", not a finite number']);
-    expect(closed.map((w) => [w.m, w.s])).toEqual([[1, 1], ['1', 2]]);
+    expect(closed.map((w) => [w.m, w.s])).toEqual([
+      [1, 1],
+      ['1', 2],
+    ]);
   });
 
   it('reads event times as epoch ms or ISO 8601 text only', () => {
