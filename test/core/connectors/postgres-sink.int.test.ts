@@ -130,8 +130,8 @@ describe('PostgreSQL sink', () => {
       const dead = await readTopic(pipeline.deadLetterTopic);
       // Two partitions: sorted, since their order on reading back is not fixed.
       expect(dead.map((d) => d.headers?.[deadLetterHeaders.reason]).sort()).toEqual([
-        'not valid JSON',
         expect.stringMatching(/^PostgreSQL refused the row: null value in column "machine_id"/),
+        'not valid JSON',
       ]);
     },
   );
