@@ -172,12 +172,11 @@ describe('stream processor', () => {
     }
   });
 
-  it(
-    'exactly-once windows: a processor stopped midway and started again emits every window ' +
-      'once, with all its records',
-    async () => {
-      const { prefix } = testNames('eos-window-restart');
-      const pipeline = await setUpPipeline(spec(prefix, windowTransform, 'exactly-once'));
+  it.each(['exactly-once', 'at-least-once'] as const)(
+    '%s windows: a processor stopped midway and started again emits every window once, with all its records',
+    async (guarantee) => {
+      const { prefix } = testNames(`${guarantee}-window-restart`);
+      const pipeline = await setUpPipeline(spec(prefix, windowTransform, guarantee));
       const data = readings(3000);
       await produce(`${prefix}.in`, asRecords(data.slice(0, 1500)));
       const first = start(pipeline);
