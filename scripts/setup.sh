@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
-# CLI, Kafka's jars, the Python venv, the Docker engine and Chromium (for the report tests).
+# CLI, Kafka's jars, the Python venv, the Docker engine, Chromium (for the report tests), and
+# PostgreSQL and Mosquitto (the pipeline connectors' services) from Debian's packages.
 # Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a second run
 # only checks.
 set -euo pipefail
@@ -10,6 +11,10 @@ source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
 source "$MLOOP_ROOT/scripts/lib/chromium.sh"
 source "$MLOOP_ROOT/scripts/lib/runner.sh"
+# PostgreSQL and Mosquitto: the pipeline connectors' services.
+source "$MLOOP_ROOT/scripts/lib/service-user.sh"
+source "$MLOOP_ROOT/scripts/lib/postgres.sh"
+source "$MLOOP_ROOT/scripts/lib/mqtt.sh"
 
 check_toolchains() {
   need_cmd node "install Node.js 20.19 or newer"
@@ -88,4 +93,6 @@ timed temporal_install
 timed kafka_install
 timed docker_install
 timed chromium_install
+timed postgres_install
+timed mqtt_install
 log "setup complete in $((SECONDS - t_setup))s"

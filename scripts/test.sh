@@ -14,6 +14,11 @@ export MLOOP_PYTHON="$MLOOP_CACHE/venv/bin/python"
 for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT; do
   [ -n "${!var:-}" ] || export "$var=$(free_port)"
 done
+# The pipeline connectors' servers.
+for var in POSTGRES_PORT MQTT_PORT; do
+  [ -n "${!var:-}" ] || export "$var=$(free_port)"
+done
+log "connector service ports: postgres $POSTGRES_PORT, mqtt $MQTT_PORT"
 log "test stack ports: temporal $TEMPORAL_PORT, web ui $TEMPORAL_UI_PORT, kafka $KAFKA_PORT/$KAFKA_CONTROLLER_PORT, api $MLOOP_API_PORT"
 
 finish() {

@@ -1,0 +1,458 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type Message,
+  type Producer,
+  type Transaction,
+} from 'kafkajs';
+import type { ConsumedRecord, StreamRecord } from './adapter';
+
+/**
+ * Consume-transform-produce through a consumer group, with at-least-once or exactly-once
+ * delivery. This is the other file (beside adapter.ts) that knows kafkajs.
+ *
+ * Exactly-once follows the transactional pattern that fences zombies by transactional ID: one
+ * transactional producer per input partition, with an ID derived from the partition. A member
+ * that gains a partition first initialises that producer, which aborts whatever transaction
+ * a previous owner left open and fences it from committing later; only then does it read the
+ * committed offset and let the processor restore its state. Each batch's outputs, its state
+ * and its offsets go in one transaction. Consumers read committed records only (kafkajs's
+ * default isolation), so downstream stages never see an aborted batch.
+ *
+ * At-least-once uses one idempotent producer and commits the offsets after the outputs are
+ * acknowledged; a crash in between repeats the batch.
+ */
+export type Guarantee = 'at-least-once' | 'exactly-once';
+
+export interface OutRecord extends StreamRecord {
+  /** An explicit partition (changelogs write the input's partition); otherwise by key. */
+  partition?: number;
+}
+
+export interface Outgoing {
+  topic: string;
+  records: OutRecord[];
+}
+
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  /** Records not yet processed, in offset order (a repeated delivery is already cut off). */
+  records: ConsumedRecord[];
+  highWatermark: string;
+}
+
+export interface BatchResult {
+  outgoing: Outgoing[];
+  /** Called once the batch's outputs and offsets are committed: the moment to keep new state. */
+  committed?: () => void;
+}
+
+export interface PartitionProcessor {
+  /**
+   * This member now owns `partition`; `committed` is the group's committed offset for it (null
+   * when there is none). Restore state here: for exactly-once, any previous owner is fenced.
+   * Called again after every rebalance, and after a failed batch.
+   */
+  acquire(partition: number, committed: string | null): Promise<void>;
+  process(batch: PartitionBatch, signal: AbortSignal): Promise<BatchResult>;
+  /** The partition is no longer this member's (or its state must be restored again). */
+  release(partition: number): void;
+}
+
+export interface PartitionStatus {
+  partition: number;
+  /** Next offset to process, as committed. */
+  committed: string | null;
+  highWatermark: string | null;
+  lag: number | null;
+}
+
+export interface GroupRunOptions {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  topic: string;
+  guarantee: Guarantee;
+  /** Prefix of the per-partition transactional IDs (exactly-once). */
+  transactionalId: string;
+  processor: PartitionProcessor;
+  signal: AbortSignal;
+  /** How long the group waits for a silent member before giving its partitions to another (10 s). */
+  sessionTimeoutMs?: number;
+  /** Each failed batch, before it is retried. */
+  onError?: (err: unknown, partition: number) => void;
+  /** Partitions processed in parallel (1). */
+  concurrency?: number;
+}
+
+export interface RunningGroup {
+  status(): PartitionStatus[];
+  /** Resolves when the run ends (the signal aborted); rejects if the consumer crashed. */
+  done: Promise<void>;
+}
+
+/** Kafka's default `message.max.bytes` is about 1 MiB per record batch; stay well below. */
+const maxSendBytes = 512 * 1024;
+
+interface Owned {
+  generation: number;
+  /** Records below this offset were processed (and committed) already. */
+  committed: string | null;
+  producer?: Producer;
+}
+
+export function createKafka(brokers: string[], clientId: string): Kafka {
+  return new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 200 } });
+}
+
+export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
+  const kafka = createKafka(o.brokers, o.clientId);
+  const sessionTimeout = o.sessionTimeoutMs ?? 10_000;
+  const consumer = kafka.consumer({
+    groupId: o.groupId,
+    sessionTimeout,
+    heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 5)),
+    rebalanceTimeout: Math.max(sessionTimeout * 3, 30_000),
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 200,
+  });
+  const admin = kafka.admin();
+  let shared: Promise<Producer> | undefined;
+  const owned = new Map<number, Owned>();
+  const ownCommits = new Map<number, string>();
+  const watermarks = new Map<number, string>();
+  let assigned: number[] = [];
+  let generation = 0;
+  const stop = new AbortController();
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    generation++;
+    assigned = [...(payload.memberAssignment[o.topic] ?? [])].sort((a, b) => a - b);
+    for (const [p, own] of owned) {
+      // Every partition restores again after a rebalance: if this member was out of the group
+      // for a while, another may have moved it on.
+      o.processor.release(p);
+      if (!assigned.includes(p)) {
+        owned.delete(p);
+        void own.producer?.disconnect().catch(() => undefined);
+      }
+    }
+  });
+
+  // Partitions are processed in parallel: they share one connection attempt, not one each.
+  const sharedProducer = (): Promise<Producer> =>
+    (shared ??= (async () => {
+      const p = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await p.connect();
+      return p;
+    })());
+
+  const acquire = async (partition: number): Promise<Owned> => {
+    const previous = owned.get(partition);
+    let producer = previous?.producer;
+    if (o.guarantee === 'exactly-once' && !producer) {
+      producer = kafka.producer({
+        transactionalId: `${o.transactionalId}-p${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      // The first transaction initialises the producer ID: this is the fencing step.
+      const fence = await producer.transaction();
+      await fence.abort();
+    }
+    const offsets = await admin.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
+    const found = offsets[0]?.partitions.find((x) => x.partition === partition)?.offset;
+    // A transaction's offsets become visible a moment after its commit returns (the broker
+    // writes the markers afterwards), so right after our own commit the group may still show
+    // the one before: never go back behind what this member committed itself.
+    const committed = maxOffset(
+      found !== undefined && found !== '-1' ? found : null,
+      ownCommits.get(partition) ?? null,
+    );
+    await o.processor.acquire(partition, committed);
+    const own: Owned = { generation, committed, ...(producer ? { producer } : {}) };
+    owned.set(partition, own);
+    return own;
+  };
+
+  // After a failed batch the partition is acquired afresh: state restored from what was
+  // committed, and for exactly-once a new producer (a failed transaction may leave the old one
+  // unusable, and a fenced one is useless).
+  const drop = async (partition: number): Promise<void> => {
+    const own = owned.get(partition);
+    o.processor.release(partition);
+    owned.delete(partition);
+    await own?.producer?.disconnect().catch(() => undefined);
+  };
+
+  const commit = async (own: Owned, partition: number, next: string, outgoing: Outgoing[]): Promise<void> => {
+    const offsets = { topic: o.topic, partitions: [{ partition, offset: next }] };
+    if (own.producer) {
+      const txn = await own.producer.transaction();
+      try {
+        await sendAll((batch) => txn.sendBatch(batch), outgoing);
+        await txn.sendOffsets({ consumerGroupId: o.groupId, topics: [offsets] });
+        await txn.commit();
+      } catch (err) {
+        await abortQuietly(txn);
+        throw err;
+      }
+    } else {
+      const producer = await sharedProducer();
+      await sendAll((batch) => producer.sendBatch(batch), outgoing);
+      await consumer.commitOffsets([{ topic: o.topic, partition, offset: next }]);
+    }
+  };
+
+  const eachBatch = async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> => {
+    if (!isRunning() || isStale() || stop.signal.aborted) return;
+    const partition = batch.partition;
+    watermarks.set(partition, batch.highWatermark);
+    try {
+      let own = owned.get(partition);
+      if (!own || own.generation !== generation) own = await acquire(partition);
+      const records = unprocessed(batch.messages, own.committed).map((m) => toConsumed(batch.topic, partition, m));
+      if (records.length > 0) {
+        const result = await o.processor.process(
+          { topic: batch.topic, partition, records, highWatermark: batch.highWatermark },
+          stop.signal,
+        );
+        if (stop.signal.aborted) return;
+        const next = (BigInt((records.at(-1) as ConsumedRecord).offset) + 1n).toString();
+        await commit(own, partition, next, result.outgoing);
+        own.committed = next;
+        ownCommits.set(partition, next);
+        result.committed?.();
+      }
+    } catch (err) {
+      if (stop.signal.aborted) return;
+      o.onError?.(err, partition);
+      await drop(partition);
+      // Not resolving the batch makes kafkajs fetch it again; wait a little first.
+      await sleep(500, stop.signal);
+      return;
+    }
+    const last = batch.messages.at(-1);
+    if (last) resolveOffset(last.offset);
+    // A rebalance shows here as an error; kafkajs rejoins on its next fetch either way.
+    await heartbeat().catch(() => undefined);
+  };
+
+  await consumer.connect();
+  await admin.connect();
+  await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+  const crashed = new Promise<never>((_, reject) => {
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) reject(payload.error);
+    });
+  });
+  crashed.catch(() => undefined);
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: o.concurrency ?? 1,
+    eachBatch,
+  });
+
+  const done = (async () => {
+    const aborted = new Promise<void>((resolve) => {
+      if (o.signal.aborted) resolve();
+      else o.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    try {
+      await Promise.race([aborted, crashed]);
+    } finally {
+      stop.abort();
+      await consumer.disconnect().catch(() => undefined);
+      await Promise.all([...owned.values()].map((x) => x.producer?.disconnect().catch(() => undefined)));
+      await shared?.then((p) => p.disconnect()).catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
+  })();
+
+  return {
+    done,
+    status: () =>
+      assigned.map((partition) => {
+        const committed = owned.get(partition)?.committed ?? null;
+        const highWatermark = watermarks.get(partition) ?? null;
+        const lag = highWatermark === null ? null : Number(BigInt(highWatermark) - BigInt(committed ?? '0'));
+        return { partition, committed, highWatermark, lag: lag === null ? null : Math.max(0, lag) };
+      }),
+  };
+}
+
+async function abortQuietly(txn: Transaction): Promise<void> {
+  try {
+    if (txn.isActive()) await txn.abort();
+  } catch {
+    /* a fenced or broken producer: the broker aborts the transaction on timeout or fencing */
+  }
+}
+
+type SendBatch = (batch: {
+  topicMessages: Array<{ topic: string; messages: Message[] }>;
+  acks: -1;
+}) => Promise<unknown>;
+
+/** Sends every record, in pieces of at most `maxSendBytes`, keeping each topic's order. */
+async function sendAll(send: SendBatch, outgoing: Outgoing[]): Promise<void> {
+  let piece: Array<{ topic: string; messages: Message[] }> = [];
+  let bytes = 0;
+  const flush = async (): Promise<void> => {
+    if (piece.length > 0) await send({ topicMessages: piece, acks: -1 });
+    piece = [];
+    bytes = 0;
+  };
+  for (const { topic, records } of outgoing) {
+    let messages: Message[] = [];
+    for (const r of records) {
+      const size = Buffer.byteLength(r.value) + (r.key ? Buffer.byteLength(r.key) : 0) + 64 + headerBytes(r.headers);
+      if (bytes + size > maxSendBytes && (messages.length > 0 || piece.length > 0)) {
+        if (messages.length > 0) piece.push({ topic, messages });
+        await flush();
+        messages = [];
+      }
+      messages.push({
+        key: r.key,
+        value: r.value,
+        ...(r.headers ? { headers: r.headers } : {}),
+        ...(r.partition !== undefined ? { partition: r.partition } : {}),
+      });
+      bytes += size;
+    }
+    if (messages.length > 0) piece.push({ topic, messages });
+  }
+  await flush();
+}
+
+const headerBytes = (h: Record<string, string> | undefined): number => {
+  let n = 0;
+  for (const [k, v] of Object.entries(h ?? {})) n += k.length + Buffer.byteLength(v) + 8;
+  return n;
+};
+
+export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
+  const headers: Record<string, string> = {};
+  for (const k in m.headers) {
+    const v = m.headers[k];
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
+  }
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key?.toString('utf8') ?? null,
+    value: m.value?.toString('utf8') ?? '',
+    headers,
+  };
+}
+
+/** The messages at or after `committed` (offsets ascend, so only a repeated head is cut). */
+function unprocessed(messages: KafkaMessage[], committed: string | null): KafkaMessage[] {
+  if (committed === null || messages.length === 0) return messages;
+  const from = BigInt(committed);
+  if (BigInt((messages[0] as KafkaMessage).offset) >= from) return messages;
+  return messages.filter((m) => BigInt(m.offset) >= from);
+}
+
+function maxOffset(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return BigInt(a) >= BigInt(b) ? a : b;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Reads one partition from its first stored offset to its end as it stands now, committed
+ * records only, and resolves with them in offset order. Restoring state from a changelog: the
+ * caller has fenced the partition's writer, so nothing is still open on it.
+ */
+export async function readPartitionToEnd(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  signal?: AbortSignal,
+): Promise<ConsumedRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let range: { low: string; high: string } | undefined;
+  try {
+    range = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === partition);
+  } finally {
+    await admin.disconnect();
+  }
+  if (!range) throw new Error(`topic ${topic} has no partition ${partition}`);
+  const end = BigInt(range.high);
+  if (end <= BigInt(range.low)) return [];
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: `mloop-restore-${randomUUID()}`,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 100,
+  });
+  const records: ConsumedRecord[] = [];
+  let finish!: (err?: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+  // Batches of aborted records or transaction markers never reach eachBatch; their end does
+  // show in the batch-end event, so progress is read there.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.partition === partition && BigInt(payload.lastOffset) + 1n >= end) finish();
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => finish(payload.error));
+  const onAbort = (): void => finish(new Error(`reading ${topic}/${partition} was cancelled`));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, pause }) => {
+        if (batch.partition !== partition) {
+          pause();
+          return;
+        }
+        for (const m of batch.messages) if (BigInt(m.offset) < end) records.push(toConsumed(topic, partition, m));
+      },
+    });
+    consumer.seek({ topic, partition, offset: range.low });
+    await finished;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await consumer.disconnect().catch(() => undefined);
+  }
+  return records;
+}
