@@ -11,6 +11,8 @@ export const errorCodes = {
   TrainingFailed: { retryable: false, httpStatus: 422 },
   EvaluationFailed: { retryable: false, httpStatus: 422 },
   ShadowTestFailed: { retryable: false, httpStatus: 422 },
+  /** A new release never got ready or answered its smoke inference wrongly; the old one keeps serving. */
+  DeployCheckFailed: { retryable: false, httpStatus: 422 },
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },
