@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import type { ReleaseManager } from '../activities/deploy';
 import path from 'node:path';
 import { ArtifactStore } from '../core/artifacts/store';
 import type { MloopConfig } from '../core/config';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   /** For processes other than training: model servers. */
   pythonOptions: PythonRuntimeOptions;
   kafka: KafkaPort;
+  /** Model servers per release and the stable endpoints in front of them (deploy stage). */
+  releases: ReleaseManager;
   /** For activities that message workflows (progress reports). */
   temporal: Client;
   workDir: string;
