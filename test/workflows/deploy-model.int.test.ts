@@ -3,12 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   approvePromotionUpdate,
   deployStatusQuery,
+  searchAttributes,
+  statusQuery,
+  type LifecycleInput,
+  type LifecycleResult,
   rejectPromotionUpdate,
   type DeployModelInput,
   type DeployModelResult,
   type VersionRef,
 } from '../../workflows/definitions';
 import { RecordingReleases } from '../helpers/recording-releases';
+import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { newVersion } from '../helpers/registry';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { until } from '../helpers/until';
@@ -178,5 +183,44 @@ describe('deployModel: staging, approval, blue/green, rollback (real Temporal)',
     expect(result.outcome).toBe('expired');
     expect(result.error).toMatch(/^no decision before /);
     expect(releases.running.has(`${model}-staging-v${version.version}`)).toBe(false);
+  });
+
+  it('a lifecycle goes on from training into staging, waits, and an approval sent to the lifecycle promotes it', async () => {
+    const model = 'dm-lifecycle';
+    const repo = await createExampleModelRepo();
+    const input: LifecycleInput = {
+      model,
+      repo: { url: repo.url, ref: 'main', path: repo.path },
+      dataset: { path: await createExampleDataset(600) },
+      requestedBy: 'olivia',
+      trainTaskQueue: stack.queues.train,
+      streamTaskQueue: stack.queues.stream,
+      deploy: {},
+    };
+    const handle = await stack.client.workflow.start('modelLifecycle', {
+      workflowId: `lifecycle/${model}/${Date.now()}`,
+      taskQueue: stack.queues.control,
+      args: [input],
+    });
+    const waiting = await until('the lifecycle to wait for approval', async () => {
+      const s = await handle.query(statusQuery);
+      return s.stage === 'awaiting-approval' ? s : undefined;
+    }, 120_000);
+    expect(waiting.deploy).toMatchObject({ phase: 'awaiting-approval', environment: 'production', version: waiting.version });
+    expect(waiting.deploy?.endpoints.staging).toMatch(/^http:/);
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(searchAttributes.stage)).toBe('awaiting-approval');
+
+    expect(await refusal(handle.executeUpdate(approvePromotionUpdate, { args: [{ by: 'olivia' }] }))).toMatch(/may not approve it too/);
+    await handle.executeUpdate(approvePromotionUpdate, { args: [{ by: 'ada', comment: 'ship it' }] });
+    expect(await refusal(handle.executeUpdate(approvePromotionUpdate, { args: [{ by: 'grace' }] }))).toMatch(/already approved by ada/);
+
+    const result = (await handle.result()) as LifecycleResult;
+    expect(result.stage).toBe('production');
+    expect(result.deployment).toMatchObject({ outcome: 'production', approval: { decision: { by: 'ada', comment: 'ship it' } } });
+    expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.stage)).toBe('production');
+    expect(await stack.deps.registry.getAliases(model)).toMatchObject({ champion: result.version });
+    const deployChild = stack.client.workflow.getHandle(`${handle.workflowId}/deploy`);
+    expect((await deployChild.describe()).typedSearchAttributes.get(searchAttributes.stage)).toBe('deploy:production');
   });
 });
