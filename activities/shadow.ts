@@ -6,10 +6,11 @@ import { resolveRanges } from '../core/data/topic-snapshot';
 import type { GitCheckouts } from '../core/git/checkout';
 import type { KafkaPort } from '../core/kafka/adapter';
 import type { PythonRuntimeOptions } from '../core/python/runtime';
+import type { Registry } from '../core/registry/registry';
 import { KServeClient, type FeatureSpec } from '../core/serving/kserve-client';
 import { judgeShadow, type ShadowJudgement, type ShadowThresholds } from '../core/shadow/thresholds';
 import { startModelServer, type RunningModelServer } from '../core/serving/model-server';
-import { emptyShadowState, resumeShadow, type ShadowCheckpoint, type ShadowReport, type ShadowState } from '../core/shadow/metrics';
+import { emptyShadowState, resumeShadow, type ShadowCheckpoint, type ShadowReport } from '../core/shadow/metrics';
 import { runShadow, type ServedModel } from '../core/shadow/runner';
 import { shadowProgressUpdate, type ShadowConfig, type ShadowStart, type VersionRef } from '../workflows/definitions';
 import { withFailureMapping } from './failures';
@@ -20,6 +21,7 @@ export interface ShadowActivityDeps {
   artifacts: ArtifactStore;
   kafka: KafkaPort;
   temporal: Client;
+  registry: Registry;
   python: PythonRuntimeOptions;
   workDir: string;
 }
@@ -99,10 +101,9 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
     async runShadowTest(input: RunShadowInput): Promise<ShadowReport> {
       const ctx = Context.current();
       const details = ctx.info.heartbeatDetails as { elapsedMs?: number } | undefined;
+      // A resumed test keeps the positive class it counted with; a new one takes the candidate's.
       const checkpoint: ShadowCheckpoint =
-        details !== undefined
-          ? resumeShadow(details)
-          : { offsets: input.inputOffsets, labelOffsets: input.labelOffsets, state: withOffsets(emptyShadowState(input.task, { labelWindowMs: (input.config.labelWindowSeconds ?? 3600) * 1000 }), input) };
+        details !== undefined ? resumeShadow(details) : await startingCheckpoint(deps.registry, input);
       await deps.kafka.ensureTopic(input.shadowTopic, 1);
       await deps.kafka.ensureTopic(input.deadLetterTopic, 1);
       const lifecycle = deps.temporal.workflow.getHandle(input.lifecycleId);
@@ -140,6 +141,18 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
   });
 };
 
-function withOffsets(state: ShadowState, input: RunShadowInput): ShadowState {
-  return { ...state, offsets: { ...input.inputOffsets }, labelOffsets: { ...input.labelOffsets } };
+/**
+ * The checkpoint a shadow test starts from: its pinned offsets, and empty figures whose positive
+ * class is the one recorded with the candidate's version, so that shadow precision, recall and
+ * f1 are of the class its training metrics are of.
+ */
+export async function startingCheckpoint(
+  registry: Pick<Registry, 'getVersion'>,
+  input: Pick<RunShadowInput, 'model' | 'task' | 'candidate' | 'config' | 'inputOffsets' | 'labelOffsets'>,
+): Promise<ShadowCheckpoint> {
+  const { positiveClass } = await registry.getVersion(input.model, input.candidate.version);
+  const labelWindowMs = (input.config.labelWindowSeconds ?? 3600) * 1000;
+  const empty = emptyShadowState(input.task, { labelWindowMs, positiveLabel: positiveClass });
+  const state = { ...empty, offsets: { ...input.inputOffsets }, labelOffsets: { ...input.labelOffsets } };
+  return { offsets: input.inputOffsets, labelOffsets: input.labelOffsets, state };
 }

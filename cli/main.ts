@@ -2,12 +2,22 @@
  * mloop CLI (the TypeScript part; `mloop dev` and `mloop setup` are shell, see bin/mloop).
  *   mloop lifecycle start --model NAME --repo URL [--ref REF] [--path DIR] --dataset FILE [--param k=v]... [--wait]
  *   mloop lifecycle status ID
+ *   mloop token add --subject NAME --role ROLE...
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { isRole, roles, type Role } from '../core/auth/roles';
+import { addToken } from '../core/auth/token-file';
+import { loadConfig } from '../core/config';
 import { ApiClient } from './api-client';
+import { findCliToken } from './token';
 
-const api = new ApiClient(process.env.MLOOP_API_URL ?? `http://127.0.0.1:${process.env.MLOOP_API_PORT ?? '8080'}`);
+const config = loadConfig();
+const api = new ApiClient(
+  process.env.MLOOP_API_URL ?? `http://127.0.0.1:${config.apiPort}`,
+  findCliToken(process.env, config.auth),
+  config.auth.cliTokenFile,
+);
 
 interface LifecycleView {
   id: string;
@@ -45,11 +55,21 @@ function printLifecycle(v: LifecycleView): void {
   if (v.version !== undefined) lines.push(`version    ${v.version}`);
   if (v.train) {
     const { dataset, rows, evaluation } = v.train;
-    lines.push(`artifact   ${v.train.artifactDigest}`, `dataset    ${dataset.uri}`, `           ${dataset.fingerprint} (${rows.train} train / ${rows.holdout} holdout rows)`);
+    lines.push(
+      `artifact   ${v.train.artifactDigest}`,
+      `dataset    ${dataset.uri}`,
+      `           ${dataset.fingerprint} (${rows.train} train / ${rows.holdout} holdout rows)`,
+    );
     const gates = evaluation.gates.map((g) => `${g.metric} ${g.passed ? 'passed' : 'failed'}`).join(', ') || 'none';
-    lines.push(`gates      ${gates}; compared with ${evaluation.champion ? `champion v${evaluation.champion.version}` : 'no champion yet'}`);
+    const against = evaluation.champion ? `champion v${evaluation.champion.version}` : 'no champion yet';
+    lines.push(`gates      ${gates}; compared with ${against}`);
   }
-  if (v.metrics) lines.push(`metrics    ${Object.entries(v.metrics).map(([k, x]) => `${k}=${x === null ? 'n/a' : x.toFixed(4)}`).join('  ')}`);
+  if (v.metrics)
+    lines.push(
+      `metrics    ${Object.entries(v.metrics)
+        .map(([k, x]) => `${k}=${x === null ? 'n/a' : x.toFixed(4)}`)
+        .join('  ')}`,
+    );
   if (v.error) lines.push(`error      ${v.error}`);
   if (v.links?.webUi) lines.push(`web ui     ${v.links.webUi}`);
   console.log(lines.join('\n'));
@@ -72,7 +92,8 @@ async function lifecycleStart(argv: string[]): Promise<number> {
   for (const required of ['model', 'repo', 'dataset'] as const) {
     if (!values[required]) throw new Error(`--${required} is required`);
   }
-  const repoUrl = values.repo!.includes('://') || values.repo!.includes('@') ? values.repo! : path.resolve(values.repo!);
+  const repoUrl =
+    values.repo!.includes('://') || values.repo!.includes('@') ? values.repo! : path.resolve(values.repo!);
   const started = await api.request<{ id: string; links: { webUi: string } }>('POST', '/v1/lifecycles', {
     model: values.model,
     repo: { url: repoUrl, ref: values.ref, path: values.path },
@@ -96,8 +117,28 @@ async function lifecycleStart(argv: string[]): Promise<number> {
   }
 }
 
+/** A new token in the API's token file (the API rereads it); printed once, stored only as its hash. */
+async function tokenAdd(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { subject: { type: 'string' }, role: { type: 'string', multiple: true, default: [] } },
+  });
+  if (!values.subject) throw new Error('--subject is required');
+  const bad = values.role.find((r) => !isRole(r));
+  if (bad !== undefined || values.role.length === 0) {
+    const got = bad !== undefined ? ` (got "${bad}")` : '';
+    throw new Error(`--role must be given at least once, each one of ${roles.join(', ')}${got}`);
+  }
+  const token = await addToken(config.auth.tokensFile, values.subject, values.role as Role[]);
+  const what = `a token for "${values.subject}" (${values.role.join(', ')})`;
+  console.error(`added ${what} to ${config.auth.tokensFile}; it is shown only now:`);
+  console.log(token);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [group, cmd, ...rest] = argv;
+  if (group === 'token' && cmd === 'add') return tokenAdd(rest);
   if (group === 'lifecycle' && cmd === 'start') return lifecycleStart(rest);
   if (group === 'lifecycle' && cmd === 'status' && rest[0]) {
     printLifecycle(await api.request<LifecycleView>('GET', `/v1/lifecycles/${rest[0]}`));
@@ -108,8 +149,12 @@ async function main(argv: string[]): Promise<number> {
       'usage:',
       '  mloop dev up [--no-app] [--docker] | down | status',
       '  mloop setup',
-      '  mloop lifecycle start --model NAME --repo URL|PATH [--ref REF] [--path DIR] --dataset FILE [--param k=v]... [--key KEY] [--wait]',
+      '  mloop lifecycle start --model NAME --repo URL|PATH [--ref REF] [--path DIR] --dataset FILE',
+      '                        [--param k=v]... [--key KEY] [--wait]',
       '  mloop lifecycle status ID',
+      `  mloop token add --subject NAME --role ${roles.join('|')} [--role …]`,
+      '',
+      'The CLI sends MLOOP_TOKEN, or the token the API wrote on its first start to $MLOOP_DATA/auth/cli-token.',
     ].join('\n'),
   );
   return 2;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import os from 'node:os';
+import type { AuthConfig } from './auth/load';
 
 /** Runtime settings, all from the environment with defaults for the embedded single-machine setup. */
 export interface MloopConfig {
@@ -13,22 +14,51 @@ export interface MloopConfig {
   runtimeDir: string;
   apiHost: string;
   apiPort: number;
+  /** Names the API answers to (the `Host` header), against DNS rebinding: loopback names plus these. */
+  apiAllowedHosts: string[];
+  auth: AuthConfig;
 }
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
   const cacheDir = env.MLOOP_CACHE ?? path.join(os.homedir(), '.cache', 'mloop');
+  const dataDir = path.resolve(env.MLOOP_DATA ?? path.join(repoRoot, '.mloop'));
+  const apiHost = env.MLOOP_API_HOST ?? '127.0.0.1';
   return {
     temporalAddress: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT ?? '7233'}`,
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
     temporalUiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${env.TEMPORAL_UI_PORT ?? '8233'}`,
     kafkaBrokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.KAFKA_PORT ?? '9092'}`).split(',').map((b) => b.trim()).filter(Boolean),
-    dataDir: path.resolve(env.MLOOP_DATA ?? path.join(repoRoot, '.mloop')),
+    dataDir,
     cacheDir,
     pythonExecutable: env.MLOOP_PYTHON ?? path.join(cacheDir, 'venv', 'bin', 'python'),
     runtimeDir: path.join(repoRoot, 'python'),
-    apiHost: env.MLOOP_API_HOST ?? '127.0.0.1',
+    apiHost,
     apiPort: Number(env.MLOOP_API_PORT ?? '8080'),
+    apiAllowedHosts: allowedHosts(apiHost, env.MLOOP_API_ALLOWED_HOSTS),
+    auth: {
+      tokensFile: path.resolve(env.MLOOP_TOKENS_FILE ?? path.join(dataDir, 'auth', 'tokens.json')),
+      cliTokenFile: path.resolve(env.MLOOP_CLI_TOKEN_FILE ?? path.join(dataDir, 'auth', 'cli-token')),
+      ...(env.MLOOP_TOKENS !== undefined ? { envTokens: env.MLOOP_TOKENS } : {}),
+      bootstrap: env.MLOOP_TOKENS_FILE === undefined && env.MLOOP_TOKENS === undefined,
+    },
   };
+}
+
+export const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Loopback names, the address the API binds when it is a specific one, and `MLOOP_API_ALLOWED_HOSTS`. */
+function allowedHosts(apiHost: string, extra: string | undefined): string[] {
+  const bound = ['0.0.0.0', '::', ''].includes(apiHost) ? [] : [apiHost.includes(':') ? `[${apiHost}]` : apiHost];
+  const configured = (extra ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of configured) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$/.test(h)) {
+      throw new Error(`MLOOP_API_ALLOWED_HOSTS: "${h}" is not a host name or an IP address, with an optional :port`);
+    }
+  }
+  return [...new Set([...loopbackHosts, ...bound.map((h) => h.toLowerCase()), ...configured])];
 }

@@ -13,9 +13,14 @@ export const errorCodes = {
   ShadowTestFailed: { retryable: false, httpStatus: 422 },
   /** A new release never got ready or answered its smoke inference wrongly; the old one keeps serving. */
   DeployCheckFailed: { retryable: false, httpStatus: 422 },
+  Unauthorized: { retryable: false, httpStatus: 401 },
+  Forbidden: { retryable: false, httpStatus: 403 },
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
+  MisdirectedRequest: { retryable: false, httpStatus: 421 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },
+  // A shared resource (the registry's write lock) stayed busy past its wait: try again shortly.
+  Unavailable: { retryable: true, httpStatus: 503 },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

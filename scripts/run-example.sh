@@ -26,13 +26,16 @@ fi
 
 "$tsx" "$MLOOP_ROOT/examples/predictive-maintenance/data/generate-history.ts" --out "$dataset" --rows 20000 --seed 42
 
+# The CLI sends the token the API wrote to $MLOOP_DATA/auth/cli-token on its first start.
 "$MLOOP_ROOT/bin/mloop" lifecycle start --model predictive-maintenance --repo "$repo" --ref main --dataset "$dataset" --wait
 
+token_file="${MLOOP_CLI_TOKEN_FILE:-$MLOOP_DATA/auth/cli-token}"
 cat <<TXT
 
 The stack is still running:
   Temporal Web UI   http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}  (search: MloopModel="predictive-maintenance")
-  mloop API         http://127.0.0.1:${MLOOP_API_PORT:-8080}/v1/lifecycles/...
+  mloop API         http://127.0.0.1:${MLOOP_API_PORT:-8080}/v1/models  (bearer token in $token_file)
+    curl -H "authorization: Bearer \$(cat $token_file)" http://127.0.0.1:${MLOOP_API_PORT:-8080}/v1/models
   Kafka             127.0.0.1:${KAFKA_PORT:-9092}
 Stop it with: bin/mloop dev down
 TXT

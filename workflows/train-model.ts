@@ -101,6 +101,8 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     datasetFingerprint: dataset.fingerprint,
     params: trained.params,
     metrics: trained.metrics,
+    // Shadow tests of the version score the class its training metrics are of.
+    positiveClass: trained.positive_class ?? null,
     createdBy: input.requestedBy,
   });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { validateRepoSource } from '../../core/git/repo-source';
@@ -14,7 +14,8 @@ import {
   type LifecycleResult,
   type LifecycleStatus,
 } from '../../workflows/definitions';
-import { requester } from '../requester';
+import { failureView } from '../failure-view';
+import { requesterOf } from '../plugins/auth';
 import { AbortLifecycleBody, StartLifecycleBody } from '../schemas/lifecycle';
 
 export interface LifecycleRouteOptions {
@@ -32,7 +33,9 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
     const webUiLink = (id: string, runId: string): string =>
       `${opts.webUiUrl}/namespaces/${encodeURIComponent(opts.namespace)}/workflows/${encodeURIComponent(id)}/${runId}/history`;
 
-    r.post('/v1/lifecycles', { schema: { body: StartLifecycleBody } }, async (request, reply) => {
+    const change = { role: 'operator' } as const;
+
+    r.post('/v1/lifecycles', { config: change, schema: { body: StartLifecycleBody } }, async (request, reply) => {
       const body = request.body;
       const repo = validateRepoSource({ url: body.repo.url, ref: body.repo.ref, path: body.repo.path });
       if ('path' in body.dataset && !body.dataset.path.startsWith('/')) {
@@ -45,7 +48,7 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
         params: body.params ?? {},
         ...(body.holdout ? { holdout: body.holdout } : {}),
         ...(body.trainTimeoutMinutes ? { trainTimeoutMinutes: body.trainTimeoutMinutes } : {}),
-        requestedBy: requester(request.headers['x-mloop-user']),
+        requestedBy: requesterOf(request).subject,
         ...(opts.trainTaskQueue ? { trainTaskQueue: opts.trainTaskQueue } : {}),
         ...(opts.streamTaskQueue ? { streamTaskQueue: opts.streamTaskQueue } : {}),
         ...(body.shadow ? { shadow: body.shadow } : {}),
@@ -71,19 +74,19 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
     });
 
     // `POST /v1/lifecycles/<id>/abort`: stops the running stage (its processes included).
-    r.post('/v1/lifecycles/*', { schema: { body: AbortLifecycleBody } }, async (request, reply) => {
+    r.post('/v1/lifecycles/*', { config: change, schema: { body: AbortLifecycleBody } }, async (request, reply) => {
       const rest = (request.params as { '*': string })['*'];
       const m = /^(lifecycle\/.+)\/abort$/.exec(rest);
       if (!m?.[1]) throw new MloopError('NotFound', `no such action: POST /v1/lifecycles/${rest}`);
       const handle = app.temporal.workflow.getHandle(m[1]);
       const desc = await handle.describe();
       if (desc.status.name !== 'RUNNING') throw new MloopError('Conflict', `lifecycle "${m[1]}" is ${desc.status.name.toLowerCase()}, not running`);
-      await handle.signal(abortSignal, { reason: request.body.reason, by: requester(request.headers['x-mloop-user']) });
+      await handle.signal(abortSignal, { reason: request.body.reason, by: requesterOf(request).subject });
       return reply.status(202).send({ id: m[1], aborting: true });
     });
 
     // Lifecycle IDs contain slashes (`lifecycle/<model>/<key>`), so the rest of the path is the ID.
-    r.get('/v1/lifecycles/*', async (request) => {
+    r.get('/v1/lifecycles/*', { config: { role: 'viewer' } }, async (request) => {
       const id = (request.params as { '*': string })['*'];
       if (!id.startsWith('lifecycle/')) throw new MloopError('NotFound', `no lifecycle "${id}"`);
       const handle = app.temporal.workflow.getHandle(id);
@@ -102,11 +105,8 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
         return { ...out, ...(result as LifecycleResult) };
       }
       if (state === 'FAILED') {
-        const error = await handle.result().then(
-          () => undefined,
-          (err: unknown) => (err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err)),
-        );
-        return { ...out, ...stageFrom(desc), stage: 'failed', error };
+        const failure = await handle.result().then(() => undefined, failureView);
+        return { ...out, ...stageFrom(desc), stage: 'failed', ...failure };
       }
       const live = await app.temporal.connection
         .withDeadline(Date.now() + 3_000, () => handle.query(statusQuery))

@@ -11,9 +11,10 @@ export function runRoutes(opts: RegistryRouteOptions) {
   const { registry } = opts;
   return async (app: FastifyInstance): Promise<void> => {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
+    const read = { role: 'viewer' } as const;
 
     // Registered before the wildcard below; Fastify prefers the static path anyway.
-    r.get('/v1/runs/compare', { schema: { querystring: CompareRunsQuery } }, async (request) => {
+    r.get('/v1/runs/compare', { config: read, schema: { querystring: CompareRunsQuery } }, async (request) => {
       const ids = request.query.ids
         .split(',')
         .map((id) => id.trim())
@@ -23,6 +24,6 @@ export function runRoutes(opts: RegistryRouteOptions) {
     });
 
     // Run IDs contain slashes (they extend lifecycle IDs), so the rest of the path is the ID.
-    r.get('/v1/runs/*', async (request) => registry.getRun((request.params as { '*': string })['*']));
+    r.get('/v1/runs/*', { config: read }, async (request) => registry.getRun((request.params as { '*': string })['*']));
   };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { MloopError, invalidInput } from '../errors';
 import type { KafkaPort, PartitionRange } from '../kafka/adapter';
+import { maxJsonDepth, parseJsonObject } from './bounded-json';
 
 /** Where a replay starts or ends: explicit offsets per partition, or a point in time. */
 export interface TopicPosition {
@@ -78,7 +79,8 @@ function csvCell(v: unknown): string {
 /**
  * Replays a topic range into a CSV file, records ordered by partition then offset, columns the
  * sorted union of the records' fields. The same range gives the same bytes, hence the same
- * fingerprint. Records that are not JSON objects fail the snapshot with their positions.
+ * fingerprint. Records that are not JSON objects (or nest deeper than `maxJsonDepth`) fail the
+ * snapshot with their positions.
  */
 export async function snapshotTopic(kafka: KafkaPort, spec: TopicRangeSpec, outFile: string, signal?: AbortSignal): Promise<TopicSnapshot> {
   const ranges = await resolveRanges(kafka, spec);
@@ -90,26 +92,23 @@ export async function snapshotTopic(kafka: KafkaPort, spec: TopicRangeSpec, outF
     ranges,
     async (records) => {
       for (const r of records) {
-        let value: unknown;
-        try {
-          value = JSON.parse(r.value);
-        } catch {
-          value = undefined;
-        }
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        const parsed = parseJsonObject(r.value);
+        if (!parsed.ok) {
           badCount++;
-          if (bad.length < 10) bad.push(`partition ${r.partition} offset ${r.offset}: not a JSON object`);
+          if (bad.length < 10) bad.push(`partition ${r.partition} offset ${r.offset}: ${parsed.reason}`);
           continue;
         }
         const list = byPartition.get(r.partition) ?? [];
-        list.push(value as Record<string, unknown>);
+        list.push(parsed.value);
         byPartition.set(r.partition, list);
       }
     },
     signal,
   );
   if (badCount > 0) {
-    throw new MloopError('DatasetInvalid', `topic "${spec.topic}": ${badCount} records are not JSON objects: ${bad.join('; ')}`, { badRecords: badCount });
+    const records = badCount === 1 ? '1 record is not a JSON object' : `${badCount} records are not JSON objects`;
+    const what = `topic "${spec.topic}": ${records} of at most ${maxJsonDepth} levels`;
+    throw new MloopError('DatasetInvalid', `${what}: ${bad.join('; ')}`, { badRecords: badCount });
   }
   const rows = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p) ?? []);
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].sort();

@@ -1,5 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Batch, type Consumer, type IHeaders, type KafkaMessage, type Producer } from 'kafkajs';
+import kafkajs, {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Batch,
+  type Consumer,
+  type IHeaders,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
+import { MloopError } from '../errors';
+import { batchBytes, recordBytes } from './record-size';
 
 /** A message as mloop sees it: text key, JSON or text value, string headers. */
 export interface StreamRecord {
@@ -48,7 +60,13 @@ export interface PartitionRange {
  */
 export interface KafkaPort {
   ensureTopic(topic: string, partitions?: number): Promise<void>;
+  /**
+   * Writes records in order (batched to the topic's size limit). A record that cannot fit the
+   * limit even alone is refused, before anything is sent, with `InvalidInput` naming it.
+   */
   produce(topic: string, records: StreamRecord[]): Promise<void>;
+  /** The largest record batch the topic accepts (its `max.message.bytes`); see record-size.ts. */
+  maxMessageBytes(topic: string): Promise<number>;
   consume(opts: ConsumeOptions): Promise<RunningConsumer>;
   /** Low and high watermarks of every partition. */
   partitionOffsets(topic: string): Promise<PartitionOffsets[]>;
@@ -80,6 +98,11 @@ export interface KafkaAdapterOptions {
   clientId?: string;
 }
 
+/** Kafka's default `message.max.bytes`, used when a topic's own limit cannot be read. */
+export const defaultMaxMessageBytes = 1_048_588;
+// Topic limits can be changed at run time: read again after this long.
+const maxMessageBytesTtlMs = 60_000;
+
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
   const kafka = new Kafka({
     clientId: opts.clientId ?? 'mloop',
@@ -89,6 +112,18 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
   });
   let producer: Promise<Producer> | undefined;
   const consumers = new Set<Consumer>();
+  const limits = new Map<string, { bytes: Promise<number>; at: number }>();
+
+  const maxMessageBytes = (topic: string): Promise<number> => {
+    const cached = limits.get(topic);
+    if (cached && Date.now() - cached.at < maxMessageBytesTtlMs) return cached.bytes;
+    const bytes = withAdmin(kafka, (admin) => topicMaxMessageBytes(admin, topic)).catch(() => {
+      limits.delete(topic); // not cached: the next call asks again
+      return defaultMaxMessageBytes;
+    });
+    limits.set(topic, { bytes, at: Date.now() });
+    return bytes;
+  };
 
   const getProducer = (): Promise<Producer> => {
     producer ??= (async () => {
@@ -111,13 +146,24 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaPort {
     },
 
     async produce(topic, records) {
+      if (records.length === 0) return;
+      const limit = await maxMessageBytes(topic);
+      const tooLarge = records.findIndex((r) => batchBytes([r]) > limit);
+      if (tooLarge >= 0) {
+        const bytes = batchBytes([records[tooLarge] as StreamRecord]);
+        const field = `records[${tooLarge}]`;
+        const why = `takes ${bytes} bytes, more than topic "${topic}" accepts (max.message.bytes ${limit})`;
+        throw new MloopError('InvalidInput', `${field}: ${why}`, { field });
+      }
       const p = await getProducer();
-      // kafkajs sends one record batch per partition, and the broker refuses batches over its
-      // message size limit (1 MiB by default): send large inputs in pieces.
-      for (const chunk of chunksBySize(records, 512 * 1024)) {
+      // kafkajs sends one record batch per partition, and the broker refuses batches over the
+      // topic's limit: send large inputs in pieces.
+      for (const chunk of chunksBySize(records, limit)) {
         await p.send({ topic, acks: -1, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
       }
     },
+
+    maxMessageBytes,
 
     async consume({ groupId, topics, fromBeginning = false, onRecord }) {
       const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
@@ -258,20 +304,33 @@ async function runSeeked(kafka: Kafka, consumers: Set<Consumer>, o: SeekedRun): 
   }
 }
 
+/**
+ * Consecutive pieces whose batch would fit `maxBytes` even if every record of a piece went to
+ * one partition (a partition's batch holds a subset, at smaller offset deltas).
+ */
 function* chunksBySize(records: StreamRecord[], maxBytes: number): Generator<StreamRecord[]> {
   let chunk: StreamRecord[] = [];
-  let bytes = 0;
+  let bytes = batchBytes([]);
   for (const r of records) {
-    const size = Buffer.byteLength(r.value) + (r.key ? Buffer.byteLength(r.key) : 0) + 64;
-    if (chunk.length > 0 && bytes + size > maxBytes) {
+    if (chunk.length > 0 && bytes + recordBytes(r, chunk.length) > maxBytes) {
       yield chunk;
       chunk = [];
-      bytes = 0;
+      bytes = batchBytes([]);
     }
+    bytes += recordBytes(r, chunk.length);
     chunk.push(r);
-    bytes += size;
   }
   if (chunk.length > 0) yield chunk;
+}
+
+async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    // Through the default export: Node's CommonJS interop does not see this enum as a named export.
+    resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+  });
+  const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+  return Number.isSafeInteger(value) && value > 0 ? value : defaultMaxMessageBytes;
 }
 
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {

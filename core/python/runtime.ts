@@ -33,12 +33,15 @@ export interface TrainOutcome {
   params: Record<string, unknown>;
   manifest: ManifestSummary;
   holdout: HoldoutEcho;
+  /** Binary classification: the class precision, recall, f1 and roc_auc are of; else null. */
+  positive_class: string | number | null;
 }
 
 export interface EvaluateOutcome {
   metrics: Record<string, number | null>;
   manifest: ManifestSummary;
   holdout: HoldoutEcho;
+  positive_class: string | number | null;
 }
 
 export interface RunControl {

@@ -97,7 +97,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0004_deployment_events': {
+  '0004_version_positive_class': {
+    async up(db: Kysely<unknown>) {
+      // JSON, so that the class 1 and the class "1" stay apart; null for versions without one.
+      await db.schema.alterTable('model_versions').addColumn('positive_class_json', 'text').execute();
+    },
+  },
+  '0005_deployment_events': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('deployment_events')

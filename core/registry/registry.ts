@@ -5,7 +5,7 @@ import type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import * as aliases from './aliases';
 import type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
 import type { RegistryContext } from './context';
@@ -15,6 +15,7 @@ import type { ModelSummary } from './models';
 import * as runs from './runs';
 import type { NewRun, Run, RunComparison } from './runs';
 import type { RegistryDatabase } from './schema';
+import { QueuedWritersSqliteDialect } from './sqlite-dialect';
 import * as versions from './versions';
 import type { ModelVersion, NewModelVersion } from './versions';
 
@@ -24,11 +25,13 @@ export type { DeploymentEvent, NewDeploymentEvent } from './deployments';
 export type { ModelSummary } from './models';
 export type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
-export type { ModelVersion, NewModelVersion } from './versions';
+export type { ModelVersion, NewModelVersion, PositiveClass } from './versions';
 
 export interface RegistryOptions {
   /** The clock that stamps every write; tests pass their own to get exact instants. */
   now?: () => Date;
+  /** How long a write waits for another process's write lock before failing `Unavailable` (5 s). */
+  busyTimeoutMs?: number;
 }
 
 /**
@@ -50,11 +53,13 @@ export class Registry {
   static async openSqlite(file: string, options: RegistryOptions = {}): Promise<Registry> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const sqlite = new Database(file);
-    // WAL lets the API read while a worker writes; busy_timeout rides out short write locks.
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    // WAL lets the API read while a worker writes; writers queue for the lock (see the dialect).
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const dialect = new QueuedWritersSqliteDialect({ database: sqlite }, busyTimeoutMs);
+    const db = new Kysely<RegistryDatabase>({ dialect });
     const registry = new Registry(db, options.now ?? (() => new Date()));
     await registry.migrate();
     return registry;

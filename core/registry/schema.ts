@@ -31,6 +31,8 @@ export interface ModelVersionsTable extends LineageColumns {
   created_at: ColumnType<string, string, never>;
   /** The training run (`runs.id`) the version came from; null for versions registered before runs existed. */
   training_run_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON of the positive class its metrics are of (binary classification); null when there is none. */
+  positive_class_json: ColumnType<string | null, string | null | undefined, never>;
 }
 
 /** One row per training run (an experiment), whether or not it passed its gates. */

@@ -1,12 +1,21 @@
 import type { Selectable } from 'kysely';
-import { MloopError } from '../errors';
+import { invalidInput, MloopError } from '../errors';
 import { lineageColumns, lineageOf, type Lineage } from './lineage';
-import { type Queryable, type RegistryContext } from './context';
+import { parseJson, type Queryable, type RegistryContext } from './context';
 import { linkRunToVersion } from './runs';
 import type { ModelVersionsTable } from './schema';
 
+/**
+ * The class that a binary classifier's precision, recall, f1 and roc_auc are of, as training
+ * chose it (the manifest's `positive_class`, else the larger of the two classes); shadow tests
+ * of the version score the same class. `null` for regression, more than two classes, and
+ * versions registered before it was recorded.
+ */
+export type PositiveClass = string | number | null;
+
 export interface NewModelVersion extends Lineage {
   model: string;
+  positiveClass?: PositiveClass;
   artifactDigest: string;
   artifactSize: number;
   workflowId: string;
@@ -18,14 +27,17 @@ export interface NewModelVersion extends Lineage {
   createdBy: string;
 }
 
-export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId'> {
+export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId' | 'positiveClass'> {
   version: number;
+  positiveClass: PositiveClass;
   trainingRunId: string | null;
   createdAt: string;
 }
 
 /** Registers a new version, or returns the one already registered under the same idempotency key. */
 export async function registerVersion(ctx: RegistryContext, v: NewModelVersion): Promise<ModelVersion> {
+  const positive = positiveClass(v.positiveClass ?? null);
+  const positiveClassJson = positive === null ? null : JSON.stringify(positive);
   return ctx.db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('model_versions').selectAll().where('idempotency_key', '=', v.idempotencyKey).executeTakeFirst();
     if (existing) return toModelVersion(existing);
@@ -50,6 +62,7 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
         idempotency_key: v.idempotencyKey,
         created_by: v.createdBy,
         created_at: now,
+        positive_class_json: positiveClassJson,
       })
       .execute();
     if (v.trainingRunId !== undefined) await linkRunToVersion(trx, v.trainingRunId, version, v.model);
@@ -68,6 +81,13 @@ export async function listVersions(db: Queryable, model: string): Promise<ModelV
   return rows.map(toModelVersion);
 }
 
+/** A positive class is text or a finite number: anything else would not compare with labels. */
+function positiveClass(p: unknown): PositiveClass {
+  if (p === null || typeof p === 'string' || (typeof p === 'number' && Number.isFinite(p))) return p;
+  const shown = typeof p === 'number' ? String(p) : JSON.stringify(p);
+  throw invalidInput('positiveClass', `must be text, a finite number or null (got ${shown})`);
+}
+
 function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
   return {
     model: r.model,
@@ -78,6 +98,7 @@ function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
     workflowId: r.workflow_id,
     runId: r.run_id,
     trainingRunId: r.training_run_id,
+    positiveClass: r.positive_class_json === null ? null : positiveClass(parseJson<unknown>(r.positive_class_json)),
     createdBy: r.created_by,
     createdAt: r.created_at,
   };

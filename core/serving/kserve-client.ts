@@ -47,6 +47,27 @@ interface Answer {
 const transientStatuses = new Set([408, 429]);
 
 /**
+ * The server answered, but with an error or an answer that does not fit (`status` 200 then):
+ * transient as far as retries go, yet unlike a network failure it says the server is up, so
+ * the rows of the request can be tried apart (see row-isolation.ts).
+ */
+export class ModelServerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ModelServerError';
+  }
+}
+
+/** A row the server named as bad in a 400 answer: its position in the request and why. */
+export interface RowError {
+  row: number;
+  error: string;
+}
+
+/**
  * An Open Inference Protocol (KServe V2) REST client over global fetch, for one model. Errors
  * follow the taxonomy: a request the server rejects (4xx) is `InvalidInput`, which retrying
  * cannot fix; server errors, timeouts and network failures are plain (transient) Errors.
@@ -95,8 +116,12 @@ export class KServeClient {
     const started = performance.now();
     const a = await this.request('POST', path, body, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000 });
     const latencyMs = performance.now() - started;
-    this.check(a, 'POST', path);
-    return { ...decodeOutputs(a.body, rows.length, this.describe('POST', path)), latencyMs };
+    this.check(a, 'POST', path, rowErrorsOf(a.body, rows.length));
+    try {
+      return { ...decodeOutputs(a.body, rows.length, this.describe('POST', path)), latencyMs };
+    } catch (err) {
+      throw new ModelServerError((err as Error).message, a.status);
+    }
   }
 
   private async probe(path: string, field: string): Promise<boolean> {
@@ -141,14 +166,32 @@ export class KServeClient {
     }
   }
 
-  private check(a: Answer, method: string, path: string): void {
+  private check(a: Answer, method: string, path: string, rowErrors: RowError[] = []): void {
     if (a.status >= 200 && a.status < 300) return;
     const error = typeof a.body === 'object' && a.body !== null ? (a.body as Record<string, unknown>).error : undefined;
     const message = typeof error === 'string' ? error : a.text.trim().slice(0, 500) || '(no message)';
     const what = `${this.describe(method, path)} answered ${a.status}: ${message}`;
     if (a.status >= 400 && a.status < 500 && !transientStatuses.has(a.status)) {
-      throw new MloopError('InvalidInput', `model ${this.modelName} rejected the request: ${message}`, { status: a.status, url: `${this.base}${path}` });
+      throw new MloopError('InvalidInput', `model ${this.modelName} rejected the request: ${message}`, {
+        status: a.status,
+        url: `${this.base}${path}`,
+        ...(rowErrors.length > 0 ? { rowErrors } : {}),
+      });
     }
-    throw new Error(what);
+    throw new ModelServerError(what, a.status);
   }
+}
+
+/**
+ * The `row_errors` of a 400 answer (mloop's server lists the bad rows of a request there; other
+ * V2 servers do not): entries that name a row of this request, or none.
+ */
+function rowErrorsOf(body: unknown, rows: number): RowError[] {
+  const list = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).row_errors : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((e: unknown) => {
+    const { row, error } = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+    const inRange = typeof row === 'number' && Number.isInteger(row) && row >= 0 && row < rows;
+    return inRange && typeof error === 'string' ? [{ row, error }] : [];
+  });
 }

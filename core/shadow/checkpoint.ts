@@ -1,6 +1,6 @@
 import { invalidInput } from '../errors';
-import { LATENCY_BUCKETS } from './latency';
-import { SHADOW_STATE_VERSION, type ShadowState } from './state';
+import type { ShadowState } from './state';
+import { readShadowState } from './state-shape';
 
 /**
  * What a shadow test heartbeats: where to resume reading each partition, and the metrics up to
@@ -33,24 +33,27 @@ const sameOffsets = (a: Record<string, string>, b: Record<string, string>): bool
 
 /**
  * Reads a checkpoint back from heartbeat details (untyped JSON) and asserts that resuming from
- * it is exact: the state's layout is this code's, and its offsets are the checkpoint's. A
- * checkpoint that fails is not retried into: it throws a non-retryable `InvalidInput`.
+ * it is exact: every field of the state has its layout and a valid value (see state-shape.ts),
+ * and its offsets are the checkpoint's. A checkpoint that fails is not retried into: it throws
+ * a non-retryable `InvalidInput` naming the field.
  */
 export function resumeShadow(details: unknown): ShadowCheckpoint {
-  if (!isRecord(details) || !isRecord(details.state)) throw invalidInput('checkpoint', 'not a shadow checkpoint object');
-  const { offsets, labelOffsets } = details;
-  const state = details.state as unknown as ShadowState;
-  if (state.version !== SHADOW_STATE_VERSION) throw invalidInput('checkpoint.state.version', `is ${String(state.version)}, this code reads ${SHADOW_STATE_VERSION}`);
-  if (state.task !== 'classification' && state.task !== 'regression') throw invalidInput('checkpoint.state.task', `unknown task ${String(state.task)}`);
-  for (const role of ['candidate', 'champion'] as const) {
-    if (state[role]?.latency?.buckets?.length !== LATENCY_BUCKETS) throw invalidInput(`checkpoint.state.${role}.latency`, `needs ${LATENCY_BUCKETS} buckets`);
+  if (!isRecord(details) || !isRecord(details.state)) {
+    throw invalidInput('checkpoint', 'not a shadow checkpoint object');
   }
-  if (!Array.isArray(state.pendingPredictions) || !Array.isArray(state.pendingLabels)) throw invalidInput('checkpoint.state', 'pending predictions and labels must be arrays');
-  if (!isOffsets(offsets) || !isOffsets(state.offsets)) throw invalidInput('checkpoint.offsets', 'must map partitions to decimal offsets');
-  if (!isOffsets(labelOffsets) || !isOffsets(state.labelOffsets)) throw invalidInput('checkpoint.labelOffsets', 'must map partitions to decimal offsets');
+  const { offsets, labelOffsets } = details;
+  const state = readShadowState(details.state);
+  if (!isOffsets(offsets)) throw invalidInput('checkpoint.offsets', 'must map partitions to decimal offsets');
+  if (!isOffsets(labelOffsets)) throw invalidInput('checkpoint.labelOffsets', 'must map partitions to decimal offsets');
   // Offsets ahead of the state would skip messages it never counted; behind it, they would be
   // harmless but mean the checkpoint was assembled from two different moments.
-  if (!sameOffsets(offsets, state.offsets)) throw invalidInput('checkpoint.offsets', `${JSON.stringify(offsets)} differ from the state's ${JSON.stringify(state.offsets)}`);
-  if (!sameOffsets(labelOffsets, state.labelOffsets)) throw invalidInput('checkpoint.labelOffsets', `${JSON.stringify(labelOffsets)} differ from the state's ${JSON.stringify(state.labelOffsets)}`);
+  if (!sameOffsets(offsets, state.offsets)) {
+    const theirs = JSON.stringify(state.offsets);
+    throw invalidInput('checkpoint.offsets', `${JSON.stringify(offsets)} differ from the state's ${theirs}`);
+  }
+  if (!sameOffsets(labelOffsets, state.labelOffsets)) {
+    const theirs = JSON.stringify(state.labelOffsets);
+    throw invalidInput('checkpoint.labelOffsets', `${JSON.stringify(labelOffsets)} differ from the state's ${theirs}`);
+  }
   return { offsets, labelOffsets, state };
 }

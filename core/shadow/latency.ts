@@ -49,8 +49,11 @@ export function latencyBucketIndex(ms: number): number {
 }
 
 /** Adds one observation to a histogram the caller owns (mutates it). */
-export function addLatency(h: LatencyHistogram, ms: number): void {
-  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`latency must be a finite number ≥ 0 ms (got ${ms})`);
+export function addLatency(h: LatencyHistogram, latencyMs: number): void {
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    throw new RangeError(`latency must be a finite number ≥ 0 ms (got ${latencyMs})`);
+  }
+  const ms = latencyMs + 0; // -0 would come back from JSON as 0: checkpoints must round-trip exactly
   const i = latencyBucketIndex(ms);
   h.buckets[i] = (h.buckets[i] ?? 0) + 1;
   h.count += 1;

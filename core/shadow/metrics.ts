@@ -1,6 +1,16 @@
 import { addLatency } from './latency';
 import { bump, claimOffset, fromDraft, toDraft, type ShadowDraft } from './draft';
-import { acceptLabel, awaitLabel, expireBefore, normalizeLabel } from './label-join';
+import {
+  acceptLabel,
+  advanceNewest,
+  awaitLabel,
+  expireByWatermarks,
+  expireLabelsBefore,
+  expirePredictionsBefore,
+  usableLabel,
+  type LabelMessage,
+} from './label-join';
+import { addAbsDifference } from './wide-sum';
 import type { ModelStats, Prediction, ShadowState, ShadowTask } from './state';
 
 /**
@@ -12,8 +22,9 @@ import type { ModelStats, Prediction, ShadowState, ShadowTask } from './state';
  * state once.
  */
 export { emptyShadowState, type ShadowOptions, type ShadowState, type ShadowTask, type Prediction } from './state';
-export { report, type ShadowReport, type ModelReport } from './report';
+export { report, type Figure, type ShadowReport, type ModelReport } from './report';
 export { shadowCheckpoint, resumeShadow, alreadyApplied, type ShadowCheckpoint } from './checkpoint';
+export { labelMessage, type LabelMessage, type LabelRecord } from './label-join';
 
 export type ModelOutcome = { prediction: Prediction; latencyMs: number } | { failure: string };
 
@@ -32,15 +43,8 @@ export interface MalformedMessage {
   partition: number;
   offset: string;
   reason: string;
-}
-
-export interface LabelMessage {
-  key: string;
-  label: Prediction;
-  timestampMs: number;
-  /** Position in the label topic: give it, and a replayed label is ignored like a replayed message. */
-  partition?: number;
-  offset?: string;
+  /** The record's timestamp: it moves its partition's watermark like a scored message. */
+  timestampMs?: number;
 }
 
 /** A prediction that the task cannot use counts as the model's failure, not as a prediction. */
@@ -72,15 +76,18 @@ function applyOutcome(stats: ModelStats, task: ShadowTask, outcome: ModelOutcome
 function applyOne(draft: ShadowDraft, m: ScoredMessage): void {
   const s = draft.state;
   if (!claimOffset(s.offsets, m.partition, m.offset)) return;
+  advanceNewest(s.newestTimestamps.input, m.partition, m.timestampMs);
   s.messages += 1;
   const candidate = applyOutcome(s.candidate, s.task, m.candidate);
   const champion = m.champion ? applyOutcome(s.champion, s.task, m.champion) : null;
   if (candidate !== null && champion !== null) {
     s.comparison.both += 1;
     if (s.task === 'classification') s.comparison.agreeing += String(candidate) === String(champion) ? 1 : 0;
-    else s.comparison.sumAbsDiff += Math.abs(Number(candidate) - Number(champion));
+    else addAbsDifference(s.comparison.sumAbsDiff, Number(candidate), Number(champion));
   }
-  if (m.key !== null) awaitLabel(draft, { key: m.key, timestampMs: m.timestampMs, candidate, champion }, s.labelWindowMs);
+  if (m.key !== null) {
+    awaitLabel(draft, { key: m.key, timestampMs: m.timestampMs, candidate, champion }, s.labelWindowMs);
+  }
 }
 
 /** Counts scored messages (one or a batch) and lets them wait for labels. */
@@ -94,10 +101,14 @@ export function applyScored(state: ShadowState, messages: ScoredMessage | readon
  * Counts messages that were dead-lettered before scoring, by reason. They carry their position
  * too: they advance the partition's offset and a replay of them is ignored.
  */
-export function applyMalformed(state: ShadowState, messages: MalformedMessage | readonly MalformedMessage[]): ShadowState {
+export function applyMalformed(
+  state: ShadowState,
+  messages: MalformedMessage | readonly MalformedMessage[],
+): ShadowState {
   const draft = toDraft(state);
   for (const m of batch(messages)) {
     if (!claimOffset(draft.state.offsets, m.partition, m.offset)) continue;
+    if (m.timestampMs !== undefined) advanceNewest(draft.state.newestTimestamps.input, m.partition, m.timestampMs);
     draft.state.messages += 1;
     bump(draft.state.deadLettered, m.reason);
   }
@@ -107,28 +118,48 @@ export function applyMalformed(state: ShadowState, messages: MalformedMessage | 
 /**
  * Joins labels to the predictions with the same key whose timestamps are within `windowMs`
  * (default: the state's window), updating both models' error metrics; a label with no
- * prediction yet waits for one.
+ * prediction yet waits for one. A record without a usable label (no key, not JSON, no label
+ * field, not a class or number) is counted as invalid by reason: every record is accounted for.
  */
-export function applyLabel(state: ShadowState, labels: LabelMessage | readonly LabelMessage[], windowMs = state.labelWindowMs): ShadowState {
+export function applyLabel(
+  state: ShadowState,
+  labels: LabelMessage | readonly LabelMessage[],
+  windowMs = state.labelWindowMs,
+): ShadowState {
   const draft = toDraft(state);
+  const s = draft.state;
   for (const l of batch(labels)) {
-    if (l.partition !== undefined && l.offset !== undefined && !claimOffset(draft.state.labelOffsets, l.partition, l.offset)) continue;
-    const label = normalizeLabel(draft.state.task, l.label);
-    if (label === null) {
-      draft.state.join.invalidLabels += 1;
-      continue;
+    if (l.partition !== undefined && l.offset !== undefined) {
+      if (!claimOffset(s.labelOffsets, l.partition, l.offset)) continue;
+      advanceNewest(s.newestTimestamps.labels, l.partition, l.timestampMs);
     }
-    acceptLabel(draft, { key: l.key, timestampMs: l.timestampMs, label }, windowMs);
+    const usable = usableLabel(s.task, l);
+    if ('invalid' in usable) bump(s.join.invalidLabels, usable.invalid);
+    else acceptLabel(draft, { key: usable.key, timestampMs: l.timestampMs, label: usable.label }, windowMs);
   }
   return fromDraft(draft);
 }
 
 /**
  * Drops waiting predictions and labels older than `windowMs` before `nowMs`. Pass event time
- * (e.g. the newest message timestamp) rather than the wall clock, so a replay expires the same.
+ * rather than the wall clock, so a replay expires the same; a stream over partitions should use
+ * `expireByWatermark`, which waits for its slowest partition.
  */
 export function expire(state: ShadowState, nowMs: number, windowMs = state.labelWindowMs): ShadowState {
   const draft = toDraft(state);
-  expireBefore(draft, nowMs - windowMs);
+  expirePredictionsBefore(draft, nowMs - windowMs);
+  expireLabelsBefore(draft, nowMs - windowMs);
+  return fromDraft(draft);
+}
+
+/**
+ * Drops waiting predictions and labels that no record still to come can join: predictions older
+ * than `windowMs` before the label topic's watermark (the newest timestamp that every one of its
+ * partitions has passed), labels likewise before the input topic's. Event time only, so a replay
+ * expires the same.
+ */
+export function expireByWatermark(state: ShadowState, windowMs = state.labelWindowMs): ShadowState {
+  const draft = toDraft(state);
+  expireByWatermarks(draft, windowMs);
   return fromDraft(draft);
 }

@@ -1,7 +1,10 @@
+import { parseJsonObject } from '../data/bounded-json';
 import type { ConsumedRecord, KafkaPort, StreamRecord } from '../kafka/adapter';
+import { fitRecord } from '../kafka/record-size';
 import type { FeatureSpec, KServeClient } from '../serving/kserve-client';
-import { MloopError } from '../errors';
-import { alreadyApplied, applyLabel, applyMalformed, applyScored, expire, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
+import { inferEachRow } from '../serving/row-isolation';
+import { deadLetterRecord, sourceOf } from './dead-letter';
+import { alreadyApplied, applyLabel, applyMalformed, applyScored, expireByWatermark, labelMessage, report, shadowCheckpoint, type MalformedMessage, type ModelOutcome, type ScoredMessage, type ShadowCheckpoint, type ShadowReport, type ShadowState } from './metrics';
 
 /** A model being shadow-tested or compared with, behind its inference server. */
 export interface ServedModel {
@@ -39,7 +42,8 @@ const maxRowsPerRequest = 10_000;
  * Runs one shadow test until its message count, its deadline, a stop request or cancellation.
  * Every input record is scored by the candidate and the champion side by side; candidate outputs
  * go to the shadow topic keyed like the input, bad records to the dead-letter topic with the
- * reason in a header; labels join predictions by key. The metrics state moves only between
+ * reason in a header (see dead-letter.ts); labels join predictions by key. A row that fails
+ * inference fails alone: the rest of its batch is scored (see row-isolation.ts). The metrics state moves only between
  * batches, so every checkpoint is exact and a resumed run neither loses nor recounts a message.
  */
 export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
@@ -50,6 +54,11 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   o.signal.addEventListener('abort', onAbort, { once: true });
+  // Copies and outputs are fitted to these limits, so no single record can stop the test.
+  const [deadLetterLimit, shadowLimit] = await Promise.all([
+    o.kafka.maxMessageBytes(o.deadLetterTopic),
+    o.kafka.maxMessageBytes(o.shadowTopic),
+  ]);
   const finished = (): boolean => report(state, elapsed()).messages >= o.maxMessages || (o.deadlineMs !== null && Date.now() >= o.deadlineMs);
 
   let lastProgress = 0;
@@ -84,9 +93,9 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     const valid: Array<{ record: ConsumedRecord; row: Record<string, unknown> }> = [];
     const malformed: Array<{ record: ConsumedRecord; reason: string }> = [];
     for (const record of todo) {
-      const row = parseObject(record.value);
-      const reason = row ? schemaProblem(row, o.candidate.features) : 'not a JSON object';
-      if (row && reason === null) valid.push({ record, row });
+      const parsed = parseJsonObject(record.value);
+      const reason = parsed.ok ? schemaProblem(parsed.value, o.candidate.features) : parsed.reason;
+      if (parsed.ok && reason === null) valid.push({ record, row: parsed.value });
       else malformed.push({ record, reason: reason ?? 'not a JSON object' });
     }
     const rows = valid.map((v) => v.row);
@@ -102,16 +111,22 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
     const outputs: StreamRecord[] = valid.flatMap((v, i) => {
       const outcome = cand[i];
       if (!outcome || !('prediction' in outcome)) return [];
-      return [{ key: v.record.key, value: JSON.stringify({ prediction: outcome.prediction }), headers: { 'mloop-model': o.model, 'mloop-version': String(o.candidate.version), 'mloop-source': source(v.record) } }];
+      const headers = {
+        'mloop-model': o.model,
+        'mloop-version': String(o.candidate.version),
+        'mloop-source': sourceOf(v.record),
+      };
+      const value = JSON.stringify({ prediction: outcome.prediction });
+      return [fitRecord({ key: v.record.key, value, headers }, shadowLimit)];
     });
-    const dead: StreamRecord[] = malformed.map((m) => ({ key: m.record.key, value: m.record.value, headers: { 'mloop-reason': m.reason, 'mloop-source': source(m.record) } }));
+    const dead: StreamRecord[] = malformed.map((m) => deadLetterRecord(m.record, m.reason, deadLetterLimit));
     await Promise.all([o.kafka.produce(o.shadowTopic, outputs), o.kafka.produce(o.deadLetterTopic, dead)]);
     // The state claims offsets as it applies them, so scored and malformed records go in in
     // offset order: one call per run of the same kind.
     type Item = { kind: 'scored'; m: ScoredMessage } | { kind: 'malformed'; m: MalformedMessage };
     const items: Item[] = [
       ...scored.map((m): Item => ({ kind: 'scored', m })),
-      ...malformed.map((x): Item => ({ kind: 'malformed', m: { partition: x.record.partition, offset: x.record.offset, reason: x.reason } })),
+      ...malformed.map((x): Item => ({ kind: 'malformed', m: { partition: x.record.partition, offset: x.record.offset, reason: x.reason, timestampMs: Number(x.record.timestamp) } })),
     ].sort((x, y) => (BigInt(x.m.offset) < BigInt(y.m.offset) ? -1 : 1));
     let next = state;
     for (let i = 0; i < items.length; ) {
@@ -121,16 +136,12 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
       next = chunk[0]?.kind === 'scored' ? applyScored(next, chunk.map((c) => c.m as ScoredMessage)) : applyMalformed(next, chunk.map((c) => c.m as MalformedMessage));
       i = j;
     }
-    state = expire(next, latestTimestamp(todo), windowMs);
+    state = expireByWatermark(next, windowMs);
   };
 
+  // Every label record is applied: a record without a usable label is counted as invalid.
   const onLabels = (records: ConsumedRecord[]): void => {
-    const labels = records.flatMap((r) => {
-      const parsed = parseObject(r.value);
-      const label = parsed?.[o.labelField];
-      return r.key !== null && (typeof label === 'number' || typeof label === 'string') ? [{ key: r.key, label, timestampMs: Number(r.timestamp), partition: r.partition, offset: r.offset }] : [];
-    });
-    state = applyLabel(state, labels, windowMs);
+    state = expireByWatermark(applyLabel(state, records.map((r) => labelMessage(r, o.labelField)), windowMs), windowMs);
   };
 
   const starts = [{ topic: o.inputTopic, offsets: o.checkpoint.offsets }];
@@ -160,32 +171,14 @@ export async function runShadow(o: ShadowRunOptions): Promise<ShadowReport> {
 async function score(model: ServedModel, rows: Record<string, unknown>[]): Promise<ModelOutcome[]> {
   const out: ModelOutcome[] = [];
   for (let i = 0; i < rows.length; i += maxRowsPerRequest) {
-    const chunk = rows.slice(i, i + maxRowsPerRequest);
-    try {
-      const res = await model.client.infer(chunk, model.features);
-      // One request scores the chunk; each message is charged the request's latency.
-      for (const prediction of res.predictions) out.push({ prediction, latencyMs: res.latencyMs });
-    } catch (err) {
-      const kind = err instanceof MloopError ? 'rejected' : 'unavailable';
-      for (let k = 0; k < chunk.length; k++) out.push({ failure: kind });
+    // Each message is charged the time until its prediction arrived; failures count per row.
+    for (const r of await inferEachRow(model.client, rows.slice(i, i + maxRowsPerRequest), model.features)) {
+      out.push(r.ok ? { prediction: r.prediction, latencyMs: r.latencyMs } : { failure: r.failure });
     }
   }
   return out;
 }
 
-const source = (r: ConsumedRecord): string => `${r.topic}/${r.partition}/${r.offset}`;
-
-// Expiry goes by event time, so a replayed batch expires exactly what the first pass did.
-const latestTimestamp = (records: ConsumedRecord[]): number => records.reduce((m, r) => Math.max(m, Number(r.timestamp)), 0);
-
-function parseObject(value: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(value) as unknown;
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** The record's fields against the served model's inputs: the first problem, or null. */
 function schemaProblem(row: Record<string, unknown>, features: FeatureSpec[]): string | null {

@@ -1,15 +1,17 @@
 import { emptyLatencyHistogram, type LatencyHistogram } from './latency';
+import { emptyWideSum, type WideSum } from './wide-sum';
 
 /**
  * The accumulated state of a shadow test, as plain JSON: the activity that runs the test
- * heartbeats it whole and resumes from it, so it holds no Maps, classes, Infinity or NaN, and
- * it carries the next offset of every partition it has applied (see checkpoint.ts).
+ * heartbeats it whole and resumes from it, so it holds no Maps, classes, Infinity or NaN (sums
+ * that could overflow are wide sums), and it carries the next offset of every partition it has
+ * applied (see checkpoint.ts).
  */
 export type ShadowTask = 'classification' | 'regression';
 export type Prediction = number | string;
 export type ModelRole = 'candidate' | 'champion';
 
-export const SHADOW_STATE_VERSION = 1;
+export const SHADOW_STATE_VERSION = 2;
 
 /** Error accumulators over labelled messages; the fields of the other task stay 0. */
 export interface LabelStats {
@@ -19,8 +21,8 @@ export interface LabelStats {
   falsePositives: number;
   trueNegatives: number;
   falseNegatives: number;
-  sumAbsError: number;
-  sumSquaredError: number;
+  sumAbsError: WideSum;
+  sumSquaredError: WideSum;
 }
 
 export interface ModelStats {
@@ -51,8 +53,11 @@ export interface JoinCounts {
   joined: number;
   /** Labels that left the pending set without meeting their prediction. */
   unmatchedLabels: number;
-  /** Labels that are not a class (classification) or a number (regression). */
-  invalidLabels: number;
+  /**
+   * Label records that cannot be used, by reason: no key, not JSON, no label field, or a label
+   * that is not a class (classification) or a number (regression).
+   */
+  invalidLabels: Record<string, number>;
   expiredPredictions: number;
   evictedPredictions: number;
   /** Predictions replaced by a newer one with the same key before a label came. */
@@ -62,8 +67,13 @@ export interface JoinCounts {
 export interface ShadowState {
   version: typeof SHADOW_STATE_VERSION;
   task: ShadowTask;
-  /** Classification: the label counted as positive for TP/FP/TN/FN, compared as text. */
-  positiveLabel: string;
+  /**
+   * Classification: the class counted as positive for TP/FP/TN/FN, compared as text; the one
+   * recorded with the candidate's version (see core/registry/versions.ts). `null` when there is
+   * none (more than two classes, or a version that predates the record): precision, recall and
+   * f1 are then not reported.
+   */
+  positiveLabel: string | null;
   /** Default window for joining labels to predictions (either order). */
   labelWindowMs: number;
   maxPendingPredictions: number;
@@ -72,13 +82,18 @@ export interface ShadowState {
   offsets: Record<string, string>;
   /** The same for the label topic, when labels come with their positions. */
   labelOffsets: Record<string, string>;
+  /**
+   * Per partition, the newest record timestamp applied (ms). The oldest of them over a topic's
+   * partitions is its watermark: what waits for a record of that topic expires by it.
+   */
+  newestTimestamps: { input: Record<string, number>; labels: Record<string, number> };
   /** Messages applied: scored plus dead-lettered. */
   messages: number;
   deadLettered: Record<string, number>;
   candidate: ModelStats;
   champion: ModelStats;
   /** Over messages both models scored: count, equal labels, sum of |candidate − champion|. */
-  comparison: { both: number; agreeing: number; sumAbsDiff: number };
+  comparison: { both: number; agreeing: number; sumAbsDiff: WideSum };
   join: JoinCounts;
   /** Oldest first. */
   pendingPredictions: PendingPrediction[];
@@ -86,7 +101,8 @@ export interface ShadowState {
 }
 
 export interface ShadowOptions {
-  positiveLabel?: Prediction;
+  /** The positive class of a binary classification (see `ShadowState.positiveLabel`); default none. */
+  positiveLabel?: Prediction | null;
   labelWindowMs?: number;
   maxPending?: number;
   maxPendingLabels?: number;
@@ -104,11 +120,17 @@ const emptyLabelStats = (): LabelStats => ({
   falsePositives: 0,
   trueNegatives: 0,
   falseNegatives: 0,
-  sumAbsError: 0,
-  sumSquaredError: 0,
+  sumAbsError: emptyWideSum(),
+  sumSquaredError: emptyWideSum(),
 });
 
-const emptyModelStats = (): ModelStats => ({ attempts: 0, scored: 0, failures: {}, latency: emptyLatencyHistogram(), labels: emptyLabelStats() });
+const emptyModelStats = (): ModelStats => ({
+  attempts: 0,
+  scored: 0,
+  failures: {},
+  latency: emptyLatencyHistogram(),
+  labels: emptyLabelStats(),
+});
 
 export function emptyShadowState(task: ShadowTask, opts: ShadowOptions = {}): ShadowState {
   const maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
@@ -117,22 +139,32 @@ export function emptyShadowState(task: ShadowTask, opts: ShadowOptions = {}): Sh
   for (const [name, value] of Object.entries({ maxPending, maxPendingLabels })) {
     if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer ≥ 0 (got ${value})`);
   }
-  if (!Number.isFinite(labelWindowMs) || labelWindowMs < 0) throw new RangeError(`labelWindowMs must be a finite number ≥ 0 (got ${labelWindowMs})`);
+  if (!Number.isFinite(labelWindowMs) || labelWindowMs < 0) {
+    throw new RangeError(`labelWindowMs must be a finite number ≥ 0 (got ${labelWindowMs})`);
+  }
   return {
     version: SHADOW_STATE_VERSION,
     task,
-    positiveLabel: String(opts.positiveLabel ?? 1),
+    positiveLabel: opts.positiveLabel === undefined || opts.positiveLabel === null ? null : String(opts.positiveLabel),
     labelWindowMs,
     maxPendingPredictions: maxPending,
     maxPendingLabels,
     offsets: {},
     labelOffsets: {},
+    newestTimestamps: { input: {}, labels: {} },
     messages: 0,
     deadLettered: {},
     candidate: emptyModelStats(),
     champion: emptyModelStats(),
-    comparison: { both: 0, agreeing: 0, sumAbsDiff: 0 },
-    join: { joined: 0, unmatchedLabels: 0, invalidLabels: 0, expiredPredictions: 0, evictedPredictions: 0, supersededPredictions: 0 },
+    comparison: { both: 0, agreeing: 0, sumAbsDiff: emptyWideSum() },
+    join: {
+      joined: 0,
+      unmatchedLabels: 0,
+      invalidLabels: {},
+      expiredPredictions: 0,
+      evictedPredictions: 0,
+      supersededPredictions: 0,
+    },
     pendingPredictions: [],
     pendingLabels: [],
   };

@@ -1,8 +1,11 @@
+import { atLeast, atMost } from '../evaluation/compare';
 import type { ModelReport, ShadowReport } from './report';
 
 /**
  * Pass/fail of a shadow test from its report. Every failed condition becomes one reason that
- * names the metric and the figures behind it, so a failed stage explains itself.
+ * names the metric and the figures behind it, so a failed stage explains itself. A figure equal
+ * to its limit within the tolerance of `../evaluation/compare.ts` is within it, as in the training
+ * gates; a run in which no message was scored fails every limit on a rate or a figure per message.
  */
 
 /** A number limits the candidate only; an object limits each model it names. */
@@ -52,14 +55,14 @@ const failureBreakdown = (m: ModelReport): string =>
 
 function judgeModel(role: 'candidate' | 'champion', m: ModelReport | null, t: ShadowThresholds, reasons: string[]): void {
   const maxFailureRate = limitFor(t.maxFailureRate, role);
-  if (maxFailureRate !== undefined && m && m.failureRate !== null && m.failureRate > maxFailureRate) {
+  if (maxFailureRate !== undefined && m && m.failureRate !== null && !atMost(m.failureRate, maxFailureRate)) {
     const [rate, max] = figures(m.failureRate, maxFailureRate, 3);
     reasons.push(`${role} failure rate ${rate} is above the maximum ${max} (${m.failed} of ${m.attempts} messages: ${failureBreakdown(m)})`);
   }
   const maxP99 = limitFor(t.maxP99LatencyMs, role);
   if (maxP99 === undefined || !m) return;
   if (m.latencyMs.p99 === null) reasons.push(`${role} p99 latency cannot be judged: the ${role} scored no message`);
-  else if (m.latencyMs.p99 > maxP99) {
+  else if (!atMost(m.latencyMs.p99, maxP99)) {
     const [p99, max] = figures(m.latencyMs.p99, maxP99, 1);
     reasons.push(`${role} p99 latency ${p99} ms is above the maximum ${max} ms (${m.scored} scored messages)`);
   }
@@ -78,18 +81,47 @@ function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresh
   const labelled = Math.min(candidate.labelled, champion.labelled);
   const c = candidate.metrics[metric] ?? null;
   const ch = champion.metrics[metric] ?? null;
-  if (labelled < minLabelled || c === null || ch === null) {
+  if (labelled < minLabelled) {
     reasons.push(
       `${metric} cannot be compared: ${candidate.labelled} candidate and ${champion.labelled} champion messages were labelled, fewer than the ${minLabelled} required`,
     );
     return;
   }
+  // A figure beyond the double range (a diverging model) or one not measured can never pass.
+  if (typeof c !== 'number' || typeof ch !== 'number') {
+    const what = ([['candidate', c], ['champion', ch]] as const)
+      .filter(([, v]) => typeof v !== 'number')
+      .map(([role, v]) => `${role} ${metric} is ${v === null ? 'not measured' : `${v}, not a finite number`}`);
+    reasons.push(`${metric} cannot be compared: ${what.join(' and ')} (${labelled} labelled messages)`);
+    return;
+  }
   const increase = lowerIsBetter.has(metric) ? c - ch : ch - c;
-  if (increase > rule.max) {
+  if (Number.isNaN(increase)) {
+    reasons.push(`${metric} cannot be compared: candidate ${c} and champion ${ch} have no finite difference`);
+  } else if (!atMost(increase, rule.max, c, ch)) {
     const [cs, chs] = figures(c, ch, 3);
     const [inc, max] = figures(increase, rule.max, 3);
     const worse = lowerIsBetter.has(metric) ? 'above' : 'below';
     reasons.push(`candidate ${metric} ${cs} is ${inc} ${worse} the champion's ${chs}, more than the allowed ${max} (${labelled} labelled messages)`);
+  }
+}
+
+/**
+ * With no message scored there is no rate to judge, and a missing figure must not pass: each
+ * limit that fits the task fails, whether or not a champion was configured.
+ */
+function judgeEmptyRun(report: ShadowReport, t: ShadowThresholds, reasons: string[]): void {
+  const classification = report.task === 'classification';
+  const limits: Array<[keyof ShadowThresholds, boolean]> = [
+    ['minAgreement', classification],
+    ['maxMeanAbsDiff', !classification],
+    ['maxFailureRate', true],
+    ['maxP99LatencyMs', true],
+    ['maxErrorIncrease', true],
+  ];
+  const dead = report.deadLettered.total > 0 ? ` (${report.deadLettered.total} were dead-lettered)` : '';
+  for (const [name, fits] of limits) {
+    if (fits && t[name] !== undefined) reasons.push(`${name} cannot be judged: no messages scored${dead}`);
   }
 }
 
@@ -103,18 +135,25 @@ export function judgeShadow(report: ShadowReport, t: ShadowThresholds): ShadowJu
   // A limit that cannot apply to this task must not pass silently.
   if (t.minAgreement !== undefined && report.task !== 'classification') reasons.push(`minAgreement applies to classification, but this is a ${report.task} test (use maxMeanAbsDiff)`);
   if (t.maxMeanAbsDiff !== undefined && report.task !== 'regression') reasons.push(`maxMeanAbsDiff applies to regression, but this is a ${report.task} test (use minAgreement)`);
+  if (reached === 0) {
+    judgeEmptyRun(report, t, reasons);
+    return { passed: reasons.length === 0, reasons };
+  }
   // Comparisons with the champion are moot without one, as in the training gates.
   const cmp = report.comparison;
   if (report.champion && t.minAgreement !== undefined && report.task === 'classification') {
     if (cmp.agreement === null || cmp.agreeing === null) reasons.push('agreement cannot be judged: no message was scored by both models');
-    else if (cmp.agreement < t.minAgreement) {
+    else if (!atLeast(cmp.agreement, t.minAgreement)) {
       const [a, min] = figures(cmp.agreement, t.minAgreement, 2);
       reasons.push(`agreement ${a} is below the minimum ${min} (${cmp.agreeing} of ${cmp.messages} messages)`);
     }
   }
   if (report.champion && t.maxMeanAbsDiff !== undefined && report.task === 'regression') {
     if (cmp.meanAbsDiff === null) reasons.push('mean absolute difference cannot be judged: no message was scored by both models');
-    else if (cmp.meanAbsDiff > t.maxMeanAbsDiff) {
+    else if (typeof cmp.meanAbsDiff !== 'number') {
+      reasons.push(`mean absolute difference is ${cmp.meanAbsDiff}, not a finite number (over ${cmp.messages} messages both models scored)`);
+    } else if (Number.isNaN(cmp.meanAbsDiff)) reasons.push('mean absolute difference cannot be judged: it is NaN');
+    else if (!atMost(cmp.meanAbsDiff, t.maxMeanAbsDiff)) {
       const [d, max] = figures(cmp.meanAbsDiff, t.maxMeanAbsDiff, 3);
       reasons.push(`mean absolute difference ${d} is above the maximum ${max} (over ${cmp.messages} messages both models scored)`);
     }

@@ -1,55 +1,30 @@
 """Collecting every bad cell of a dataset into one row-level DatasetInvalid report.
 
 A user fixing a dataset wants all problems at once, not one per run: the checks mark
-bad cells per column (vectorised), and only the first few are turned into text.
+bad cells per column (vectorised), and only the first few are turned into text. A report
+names the row, the column and the problem, never the cell's text: the file may hold
+anything (a secret in a file named by mistake), and the error reaches logs and other users.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .errors import DatasetInvalid
 
 MAX_REPORTED_CELLS = 100  # entries in the error event's `rows`
 CELLS_IN_MESSAGE = 10
 
-# Describes the bad cell at a 0-based row position, e.g. "'abc' is not a number".
-Reason = Callable[[int], str]
-
-
 @dataclass(frozen=True)
 class _Check:
     column_order: int  # position of the column in the manifest (features, then target)
     column: str
     positions: np.ndarray  # 0-based row positions of the bad cells
-    reason: Reason
-
-
-def json_cell(value: Any) -> Any:
-    """A raw cell as a JSON value: text stays text, numbers numbers, empty is None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return value if math.isfinite(value) else str(value)  # JSON has no Infinity
-    if isinstance(value, (str, bool, int)):
-        return value
-    return str(value)
-
-
-def quote(value: Any) -> str:
-    """A raw cell as quoted in a reason: text as repr ('abc'), anything else as printed."""
-    return repr(value) if isinstance(value, str) else str(json_cell(value))
+    reason: str  # the same for every cell of the check, e.g. "not a number": it cannot quote one
 
 
 class BadCells:
@@ -58,7 +33,7 @@ class BadCells:
     def __init__(self) -> None:
         self._checks: list[_Check] = []
 
-    def add(self, column_order: int, column: str, mask: Any, reason: Reason) -> None:
+    def add(self, column_order: int, column: str, mask: Any, reason: str) -> None:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(positions):
             self._checks.append(_Check(column_order, column, positions, reason))
@@ -68,7 +43,7 @@ class BadCells:
         """The number of bad cells found so far (raise_if_any itemises only the first)."""
         return sum(len(c.positions) for c in self._checks)
 
-    def raise_if_any(self, path: Path, cells: pd.DataFrame) -> None:
+    def raise_if_any(self, path: Path) -> None:
         """Raises DatasetInvalid listing the bad cells by row, then manifest column order."""
         if not self._checks:
             return
@@ -83,8 +58,7 @@ class BadCells:
                 {
                     "row": position + 1,  # 1-based data row; the header is not a row
                     "column": check.column,
-                    "value": json_cell(cells[check.column].iloc[position]),
-                    "reason": check.reason(position),
+                    "reason": check.reason,
                 }
             )
         bad_rows = len(np.unique(positions))

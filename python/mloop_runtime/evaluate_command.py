@@ -14,7 +14,7 @@ import joblib
 from .dataset_split import load_and_split
 from .entrypoints import describe_exception, load_entrypoint, traceback_tail, user_modules_importable
 from .errors import TrainingFailed
-from .holdout_scoring import score_holdout
+from .holdout_scoring import score_holdout, split_positive_class
 from .manifest import load_manifest
 from .protocol import ProtocolWriter
 
@@ -66,5 +66,11 @@ def run_evaluate(options: EvaluateOptions, writer: ProtocolWriter) -> dict[str, 
         model = _load_artifact(options.artifact, manifest.model_dir, writer)
         split = load_and_split(options.dataset, manifest, options.seed, options.holdout_fraction, writer)
         metrics = score_holdout(manifest, predict, model, split, options.seed, writer)
+        positive = split_positive_class(manifest, split)
 
-    return {"metrics": metrics, "holdout": split.holdout, "manifest": manifest.summary()}
+    return {
+        "metrics": metrics,
+        "holdout": split.holdout,
+        "manifest": manifest.summary(),
+        "positive_class": positive,
+    }

@@ -9,9 +9,18 @@ from typing import Any
 
 from .dataset_split import SplitDataset
 from .manifest import Manifest
-from .metrics import compute_metrics, parse_predict_output
+from .metrics import compute_metrics, parse_predict_output, positive_class
 from .protocol import ProtocolWriter
 from .user_calls import call_user, seed_global_rngs
+
+
+def split_positive_class(manifest: Manifest, split: SplitDataset) -> object | None:
+    """The positive class of a binary task (see metrics.positive_class); None otherwise.
+    Call it before training, so that a `positive_class` that is no class fails early."""
+    classes = split.dataset.classes
+    if classes is None:
+        return None
+    return positive_class(classes, manifest.positive_class, f"{manifest.path}: field 'positive_class'")
 
 
 def score_holdout(
@@ -33,7 +42,8 @@ def score_holdout(
         f"predict entrypoint '{manifest.predict}'", manifest.model_dir, predict, model, x_holdout
     )
     classes = split.dataset.classes
-    output = parse_predict_output(raw_output, len(x_holdout), classes)
-    metrics = compute_metrics(manifest.task, manifest.metrics, y_holdout, output, classes)
+    positive = split_positive_class(manifest, split)
+    output = parse_predict_output(raw_output, len(x_holdout), classes, positive)
+    metrics = compute_metrics(manifest.task, manifest.metrics, y_holdout, output, classes, positive)
     writer.progress("evaluate", "done", rows=len(x_holdout), seconds=round(time.monotonic() - started, 3))
     return metrics

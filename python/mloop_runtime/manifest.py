@@ -41,7 +41,7 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch
 SLUG_MAX_LENGTH = 63
 
 REQUIRED_FIELDS = ("name", "task", "train", "predict", "features", "target")
-OPTIONAL_FIELDS = ("params", "metrics", "gates")
+OPTIONAL_FIELDS = ("params", "metrics", "gates", "positive_class")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class Manifest:
     # The metrics to report; defaults to every metric of the task.
     metrics: tuple[str, ...] = ()
     gates: tuple[Gate, ...] = ()
+    # Binary classification: the class precision, recall, f1 and roc_auc are of; default the
+    # larger of the two (see metrics.positive_class).
+    positive_class: str | int | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -107,6 +110,23 @@ def _is_json_value(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _is_json_value(v) for k, v in value.items())
     return False
+
+
+def _positive_class(raw: Any, task: Any, problems: Problems) -> str | int | None:
+    if raw is None:
+        return None
+    if task == "regression":
+        problems.add("positive_class", "applies to classification only")
+    elif isinstance(raw, bool):
+        # YAML reads unquoted yes/no/true/false as booleans; a class is never one.
+        problems.add("positive_class", f'must be a class: text or an integer (got {raw}; quote a label, e.g. "yes")')
+    elif isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    elif isinstance(raw, int) or (isinstance(raw, str) and raw.strip()):
+        return raw
+    else:
+        problems.add("positive_class", f"must be a class: text or an integer (got {describe(raw)})")
+    return None
 
 
 def load_manifest(model_dir: Path) -> Manifest:
@@ -217,6 +237,8 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         problems,
     )
 
+    positive = _positive_class(raw.get("positive_class"), task, problems)
+
     problems.raise_if_any()
     # Every value below has been validated above (else raise_if_any raised).
     return Manifest(
@@ -230,4 +252,5 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         params=dict(params),
         metrics=metrics,
         gates=gates,
+        positive_class=positive,
     )

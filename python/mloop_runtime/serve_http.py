@@ -34,13 +34,16 @@ CONNECTION_TIMEOUT = 60
 
 
 class _Reply(Exception):
-    """Ends a request with this status and `{"error": message}`."""
+    """Ends a request with this status and `{"error": message, **fields}`."""
 
-    def __init__(self, status: HTTPStatus, message: str, allow: str | None = None) -> None:
+    def __init__(
+        self, status: HTTPStatus, message: str, allow: str | None = None, fields: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.allow = allow
+        self.fields = fields or {}
 
 
 def _log(text: str) -> None:
@@ -173,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(status, payload)
         except _Reply as reply:
             headers = {"Allow": reply.allow} if reply.allow else {}
-            self._send_json(reply.status, {"error": reply.message}, headers)
+            self._send_json(reply.status, {"error": reply.message, **reply.fields}, headers)
         except Exception as exc:  # a bug in mloop_runtime, not in the request or the model
             _log(f"mloop serve: internal error: {describe_exception(exc)}\n{traceback_tail(exc)}")
             self._send_json(
@@ -231,7 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             rid, frame = parse_infer_request(body, served.manifest)
         except BadRequest as exc:
-            raise _Reply(HTTPStatus.BAD_REQUEST, exc.message) from exc
+            # The bad rows by position, so a client can score the others (an mloop extension).
+            fields = {"row_errors": exc.row_errors} if exc.row_errors else None
+            raise _Reply(HTTPStatus.BAD_REQUEST, exc.message, fields=fields) from exc
         try:
             outputs = served.infer(frame)
         except TrainingFailed as exc:

@@ -82,6 +82,17 @@ def _model_classes(model: Any) -> np.ndarray | None:
     return classes if classes.ndim == 1 and len(classes) >= 2 else None
 
 
+def _positive_column(manifest: Manifest, classes: np.ndarray | None) -> int:
+    """The probability column of a binary model's positive class: the manifest's
+    `positive_class` among the model's classes when both are known, else the last one (the
+    larger of two sorted classes), as in training (metrics.positive_class)."""
+    declared = manifest.positive_class
+    if declared is None or classes is None or len(classes) != 2:
+        return 1
+    labels = _labels(classes).tolist()
+    return 0 if labels[0] == declared or str(labels[0]) == str(declared) else 1
+
+
 def _probability_columns(raw: Any, classes: np.ndarray | None) -> int:
     """How many classes predict's probabilities are for: the model's classes when it
     tells, else the shape of what predict returned (a vector is binary)."""
@@ -110,6 +121,7 @@ class ServedModel:
 
     def __post_init__(self) -> None:
         self._classes = _model_classes(self.model) if self.manifest.task == "classification" else None
+        self._positive = _positive_column(self.manifest, self._classes)
 
     def metadata(self) -> dict[str, Any]:
         classification = self.manifest.task == "classification"
@@ -153,9 +165,9 @@ class ServedModel:
                 return [_tensor("predictions", predictions, "FP64")]
             # Classification: the class labels themselves are not needed, only their number.
             columns = _probability_columns(raw, self._classes)
-            output = parse_predict_output(raw, rows, tuple(range(columns)))
+            output = parse_predict_output(raw, rows, tuple(range(columns)), self._positive)
             tensors = [_tensor("predictions", _labels(np.array(output.predictions)))]
             if output.probabilities is not None and columns == 2:
-                positive = np.array(output.probabilities[:, 1], dtype="float64")
+                positive = np.array(output.probabilities[:, self._positive], dtype="float64")
                 tensors.append(_tensor("probabilities", positive, "FP64"))
             return tensors

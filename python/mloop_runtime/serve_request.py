@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,9 @@ from .manifest import Feature, Manifest
 
 MAX_ROWS = 10_000  # per request; a larger batch must be split by the caller
 VALUES_IN_MESSAGE = 10  # bad values listed in one error message
+# Deepest nesting of arrays and objects in a request body. A V2 request needs 4 or 5 levels;
+# json.loads recurses, and a body nested 100k deep would end in a RecursionError.
+MAX_JSON_DEPTH = 64
 
 # The tensor datatype of each feature type (what the model metadata announces).
 FEATURE_DATATYPES = {"number": "FP64", "integer": "INT64", "string": "BYTES"}
@@ -38,11 +43,16 @@ _INT64_LIMIT = 2**63
 
 
 class BadRequest(Exception):
-    """The request is malformed; the message is the 400 response's `error`."""
+    """The request is malformed; the message is the 400 response's `error`.
 
-    def __init__(self, message: str) -> None:
+    `row_errors` names the rows whose values are bad, when the problem is theirs alone:
+    `[{"row": position, "error": reason}]`, so a client can score the other rows.
+    """
+
+    def __init__(self, message: str, row_errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.row_errors = row_errors or []
 
 
 def _show(value: Any) -> str:
@@ -165,21 +175,53 @@ def _raw_column(item: _RequestInput, order: int, problems: list[_Problem]) -> pd
 
 
 def _bad_values(problems: list[_Problem], total: int) -> BadRequest:
+    ordered = sorted(problems)
     listed = "; ".join(
-        f"input {name!r}, data[{position}]: {reason}"
-        for position, _, name, reason in sorted(problems)[:VALUES_IN_MESSAGE]
+        f"input {name!r}, data[{position}]: {reason}" for position, _, name, reason in ordered[:VALUES_IN_MESSAGE]
     )
     more = total - min(len(problems), VALUES_IN_MESSAGE)
     if more > 0:
         listed += f"; ... and {more} more"
-    return BadRequest(f"{_plural(total, 'bad value')}: {listed}")
+    by_row: dict[int, list[str]] = defaultdict(list)
+    for position, _, name, reason in ordered:
+        by_row[position].append(f"input {name!r}: {reason}")
+    row_errors = [{"row": position, "error": "; ".join(reasons)} for position, reasons in by_row.items()]
+    return BadRequest(f"{_plural(total, 'bad value')}: {listed}", row_errors)
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the body nests arrays and objects more than `limit` deep, without recursion.
+
+    Strings are cut out first (their brackets are text), then the running depth of the
+    brackets left is summed in chunks, so a 16 MiB body of brackets takes a fraction of a second.
+    """
+    skeleton = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    depth = 0
+    for start in range(0, len(codes), 1 << 20):
+        chunk = codes[start : start + (1 << 20)]
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        running = depth + np.cumsum(opens.astype(np.int64) * 2 - 1)
+        if running.max() > limit:
+            return True
+        depth = int(running[-1])
+    return False
 
 
 def _body_object(body: bytes) -> dict[str, Any]:
+    too_deep = BadRequest(f"request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+    if _nests_deeper_than(body, MAX_JSON_DEPTH):
+        raise too_deep
     try:
         request = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # not expected past the check above; never a 500 all the same
+        raise too_deep from exc
     if not isinstance(request, dict):
         raise BadRequest(f'request body must be a JSON object with "inputs" (got {_show(request)})')
     return request
@@ -240,7 +282,7 @@ def parse_infer_request(body: bytes, manifest: Manifest) -> tuple[str | None, pd
         {f.name: _CONVERTERS[f.type](raw[f.name], f, order, bad) for order, f in enumerate(manifest.features)}
     )
     try:
-        bad.raise_if_any(manifest.path, pd.DataFrame(raw))
+        bad.raise_if_any(manifest.path)
     except DatasetInvalid as exc:
         order = {name: i for i, name in enumerate(manifest.feature_names)}
         itemised = [(e["row"] - 1, order[e["column"]], e["column"], e["reason"]) for e in exc.details["rows"]]

@@ -13,7 +13,7 @@ import joblib
 from .dataset_split import load_and_split
 from .entrypoints import describe_exception, load_entrypoint, traceback_tail, user_modules_importable
 from .errors import TrainingFailed
-from .holdout_scoring import score_holdout
+from .holdout_scoring import score_holdout, split_positive_class
 from .manifest import load_manifest
 from .output_dir import StagedOutputDir, check_output_target
 from .protocol import ProtocolWriter, json_safe
@@ -45,6 +45,7 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
 
         split = load_and_split(options.dataset, manifest, options.seed, options.holdout_fraction, writer)
         x_train, y_train = split.dataset.take(split.train_positions)
+        positive = split_positive_class(manifest, split)
 
         started = time.monotonic()
         writer.progress("train", "started", rows=len(x_train))
@@ -88,4 +89,6 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
         "params": params,
         "holdout": split.holdout,
         "manifest": manifest.summary(),
+        # Recorded with the version: shadow tests score precision, recall and f1 of this class.
+        "positive_class": positive,
     }

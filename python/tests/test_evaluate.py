@@ -65,7 +65,9 @@ def test_evaluating_trains_own_artifact_reproduces_its_metrics(
         "metrics": train_result["metrics"],
         "holdout": train_result["holdout"],
         "manifest": train_result["manifest"],
+        "positive_class": train_result["positive_class"],
     }
+    assert train_result["positive_class"] == 1
     phases = [(e["phase"], e["status"]) for e in run.of("progress")]
     assert phases == [
         ("artifact", "started"),
@@ -183,9 +185,7 @@ def test_dataset_and_manifest_errors_keep_their_exit_codes(
     manifest_run = run_in_process(evaluate_args(invalid, artifact, classification_csv))
 
     assert (dataset_run.exit_code, dataset_run.last["kind"]) == (3, "DatasetInvalid")
-    assert dataset_run.last["rows"] == [
-        {"row": 1, "column": "x2", "value": "oops", "reason": "'oops' is not a number"}
-    ]
+    assert dataset_run.last["rows"] == [{"row": 1, "column": "x2", "reason": "not a number"}]
     assert (manifest_run.exit_code, manifest_run.last["kind"]) == (2, "InvalidManifest")
 
 

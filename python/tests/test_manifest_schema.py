@@ -73,6 +73,8 @@ VALID = {
         gates=[{"metric": "accuracy", "threshold": 0.5, "min_absolute_change": None}],
     ),
     "regression gate": regression_manifest(metrics=["rmse"], gates=[{"metric": "rmse", "threshold": 0.5}]),
+    "positive class": classification_manifest(positive_class="yes"),
+    "integer positive class": classification_manifest(positive_class=2),
 }
 
 
@@ -104,6 +106,9 @@ INVALID = {
     "negative change": classification_manifest(gates=[{"metric": "f1", "min_absolute_change": -0.1}]),
     "gate unknown key": classification_manifest(gates=[{"metric": "f1", "threshold": 0.5, "op": ">"}]),
     "params not a mapping": classification_manifest(params=[1, 2]),
+    "positive class of a regression": regression_manifest(positive_class=1),
+    "boolean positive class": classification_manifest(positive_class=True),
+    "empty positive class": classification_manifest(positive_class=" "),
 }
 
 

@@ -352,6 +352,11 @@ def _without_x2(classifier: Server, rows: pd.DataFrame) -> dict[str, Any]:
 
 
 BAD_REQUESTS: list[tuple[str, Any, str]] = [
+    (
+        "nested 100k deep",
+        b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "request body nests arrays and objects more than 64 levels deep",
+    ),
     ("not JSON", b'{"inputs": [', "request body is not valid JSON: "),
     ("not an object", [1, 2], 'request body must be a JSON object with "inputs" (got [1, 2])'),
     (
@@ -385,8 +390,8 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
         lambda c, r: _changed(
             c, r, x2={"data": [0.5, 11.0, 0.0, 0.0]}, site={"data": ["north", "east", None, "south"]}
         ),
-        "2 bad values: input 'x2', data[1]: 11.0 is above max 10; "
-        "input 'site', data[1]: 'east' is not one of 'north', 'south'",
+        "2 bad values: input 'x2', data[1]: above the declared maximum 10; "
+        "input 'site', data[1]: not one of the declared categories 'north', 'south'",
     ),
     (
         "too many rows",
@@ -396,9 +401,25 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "error"), [b[1:] for b in BAD_REQUESTS], ids=[b[0] for b in BAD_REQUESTS])
+# The rows a 400 names as bad, when the problem is in their values alone.
+ROW_ERRORS: dict[str, list[dict[str, Any]]] = {
+    "wrong types": [
+        {"row": 1, "error": "input 'x2': \"1.5\" is not a number"},
+        {"row": 2, "error": "input 'x2': true is not a number"},
+    ],
+    "outside the manifest's range and categories": [
+        {
+            "row": 1,
+            "error": "input 'x2': above the declared maximum 10; "
+            "input 'site': not one of the declared categories 'north', 'south'",
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "body", "error"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
 def test_bad_requests_are_400_naming_the_problem(
-    classifier: Server, rows: pd.DataFrame, body: Any, error: str
+    classifier: Server, rows: pd.DataFrame, name: str, body: Any, error: str
 ) -> None:
     if callable(body):
         body = body(classifier, rows)
@@ -406,8 +427,9 @@ def test_bad_requests_are_400_naming_the_problem(
     status, answer = classifier.call("/v2/models/toy-classifier/infer", body)
 
     assert status == 400
-    assert set(answer) == {"error"}
     assert answer["error"].startswith(error), answer["error"]
+    assert answer.get("row_errors") == ROW_ERRORS.get(name)
+    assert set(answer) == {"error", "row_errors"} if name in ROW_ERRORS else {"error"}
 
 
 def test_body_over_16_mib_is_413(classifier: Server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,72 @@ def test_bad_values_are_listed_by_row_then_feature_up_to_ten(mixed: Manifest) ->
     with pytest.raises(BadRequest) as caught:
         parse_infer_request(request, mixed)
     message = caught.value.message
-    assert message.startswith("12 bad values: input 'a', data[0]: -1.0 is below min 0; input 'a', data[1]: ")
-    assert message.endswith("input 'a', data[9]: -1.0 is below min 0; ... and 2 more")
+    assert message.startswith(
+        "12 bad values: input 'a', data[0]: below the declared minimum 0; input 'a', data[1]: "
+    )
+    assert message.endswith("input 'a', data[9]: below the declared minimum 0; ... and 2 more")
+
+
+def test_bad_rows_are_named_with_all_their_problems(mixed: Manifest) -> None:
+    request = body(
+        tensor("a", "FP64", [1.0, -1.0, 2.0, "x"]),
+        tensor("b", "INT64", [1, 1, 1.5, 1]),
+        tensor("s", "BYTES", ["ok"] * 4),
+    )
+
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(request, mixed)
+
+    assert caught.value.row_errors == [
+        {"row": 2, "error": "input 'b': 1.5 is not an integer"},
+        {"row": 3, "error": "input 'a': \"x\" is not a number"},
+    ]
+    request = body(
+        tensor("a", "FP64", [1.0, -1.0, -2.0]), tensor("b", "INT64", [1, 1, 1]), tensor("s", "BYTES", ["ok"] * 3)
+    )
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(request, mixed)
+    assert caught.value.row_errors == [
+        {"row": 1, "error": "input 'a': below the declared minimum 0"},
+        {"row": 2, "error": "input 'a': below the declared minimum 0"},
+    ]
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(body(tensor("a", "FP64", [1.0])), mixed)
+    assert caught.value.row_errors == []  # a problem of the request, not of a row
+
+
+def nested(levels: int) -> bytes:
+    """A request whose "parameters" nest `levels` deep in all (the body object is level 1)."""
+    return b'{"inputs": [], "parameters": {"p": ' + b"[" * (levels - 2) + b"]" * (levels - 2) + b"}}"
+
+
+@pytest.mark.parametrize("levels", [65, 1000, 100_000])
+def test_deeply_nested_bodies_are_refused_without_recursion(mixed: Manifest, levels: int) -> None:
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(nested(levels), mixed)
+
+    assert caught.value.message == "request body nests arrays and objects more than 64 levels deep"
+
+
+def test_nesting_up_to_64_levels_and_brackets_in_strings_are_fine(mixed: Manifest) -> None:
+    for request_body in (
+        nested(64),
+        b'{"inputs": [], "parameters": {"p": "' + b"[{" * 50_000 + b'\\\"]"}}',
+    ):
+        with pytest.raises(BadRequest) as caught:
+            parse_infer_request(request_body, mixed)
+        assert caught.value.message.startswith("missing input 'a'"), caught.value.message
+
+
+def test_a_16_mib_body_of_brackets_is_scanned_quickly(mixed: Manifest) -> None:
+    # Too deep only at its very end: the whole body is scanned, and refused before parsing.
+    request_body = b"[" + b"[]," * (16 * 1024 * 1024 // 3) + b"[" * 70 + b"]" * 70 + b"]"
+    started = time.monotonic()
+    with pytest.raises(BadRequest) as caught:
+        parse_infer_request(request_body, mixed)
+
+    assert time.monotonic() - started < 2
+    assert caught.value.message == "request body nests arrays and objects more than 64 levels deep"
 
 
 class ThreeClasses:

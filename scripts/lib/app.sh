@@ -26,6 +26,13 @@ app_start() {
     wait_for_port api "$MLOOP_API_PORT" 60 "$MLOOP_DATA/logs/api.log" "$(pidfile_of api)" || die "the API did not start"
     log "API ready on http://127.0.0.1:$MLOOP_API_PORT"
   fi
+  # The API's first start writes the local user's token (0600); the CLI sends it from there.
+  local token_file="${MLOOP_CLI_TOKEN_FILE:-$MLOOP_DATA/auth/cli-token}"
+  if [ -f "$token_file" ]; then
+    log "API token for the CLI and curl: $token_file"
+  elif [ -z "${MLOOP_TOKEN:-}" ]; then
+    log "no API token at $token_file; the CLI needs MLOOP_TOKEN (see $MLOOP_DATA/logs/api.log)"
+  fi
 }
 
 app_stop() {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHistories } from '../helpers/histories';
+import { as } from '../helpers/auth';
 import { buildTestApp } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -28,8 +29,13 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     const start = await app.inject({
       method: 'POST',
       url: '/v1/lifecycles',
-      headers: { 'x-mloop-user': 'alice' },
-      payload: { model: 'predictive-maintenance', repo: { url: repo.url, ref: 'main', path: repo.path }, dataset: { path: dataset } },
+      // The lineage names the token's subject, whatever the request claims.
+      headers: { ...as('alice'), 'x-mloop-user': 'mallory' },
+      payload: {
+        model: 'predictive-maintenance',
+        repo: { url: repo.url, ref: 'main', path: repo.path },
+        dataset: { path: dataset },
+      },
     });
     expect(start.statusCode, start.body).toBe(202);
     const { id, links } = start.json<{ id: string; links: { webUi: string } }>();
@@ -39,14 +45,20 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     const handle = stack.client.workflow.getHandle(id);
     await handle.result();
 
-    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
+    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json<{
       status: string;
       stage: string;
       commitSha: string;
       version: number;
-      train: { artifactDigest: string; artifactSize: number; dataset: { fingerprint: string }; metrics: Record<string, number>; rows: { train: number; holdout: number } };
+      train: {
+        artifactDigest: string;
+        artifactSize: number;
+        dataset: { fingerprint: string };
+        metrics: Record<string, number>;
+        rows: { train: number; holdout: number };
+      };
     }>();
     expect(body.status).toBe('COMPLETED');
     expect(body.stage).toBe('done');
@@ -62,7 +74,11 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(version.artifactDigest);
     expect(bytes.length).toBe(body.train.artifactSize);
     expect(body.train.dataset.fingerprint).toBe(version.datasetFingerprint);
-    expect(version.datasetFingerprint).toBe(`sha256:${createHash('sha256').update(await fs.readFile(dataset)).digest('hex')}`);
+    expect(version.datasetFingerprint).toBe(
+      `sha256:${createHash('sha256')
+        .update(await fs.readFile(dataset))
+        .digest('hex')}`,
+    );
 
     // Metrics come from the real Python run on the deterministic holdout.
     expect(body.train.rows.train + body.train.rows.holdout).toBe(3000);
@@ -79,27 +95,80 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     await recordHistories({ 'model-lifecycle.train-stage': id, 'train-model': `${id}/train` });
   });
 
-  it('reports a failing training run with the stage, the error type and the traceback', async () => {
+  it('reports a failing training run with the stage, the error type and one line', async () => {
     const repo = await createExampleModelRepo();
     const dataset = path.join(path.dirname(await createExampleDataset(50)), 'no-such-file.csv');
     const start = await app.inject({
       method: 'POST',
       url: '/v1/lifecycles',
-      payload: { model: 'pm-missing-data', repo: { url: repo.url, ref: repo.sha, path: repo.path }, dataset: { path: dataset } },
+      headers: as('tester'),
+      payload: {
+        model: 'pm-missing-data',
+        repo: { url: repo.url, ref: repo.sha, path: repo.path },
+        dataset: { path: dataset },
+      },
     });
     expect(start.statusCode, start.body).toBe(202);
     const { id } = start.json<{ id: string }>();
     await expect(stack.client.workflow.getHandle(id).result()).rejects.toThrow();
-    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
-    const body = res.json<{ status: string; stage: string; error: string }>();
+    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
+    const body = res.json<{ status: string; stage: string; error: string; errorType: string }>();
     expect(body.status).toBe('FAILED');
     expect(body.stage).toBe('failed');
+    expect(body.errorType).toBe('DatasetInvalid');
     expect(body.error).toContain('no-such-file.csv');
+    expect(body.error).not.toContain('\n');
     await expect(stack.deps.registry.listVersions('pm-missing-data')).resolves.toEqual([]);
   });
 
+  it("keeps the traceback of failing model code out of the API's answer", async () => {
+    const repo = await createExampleModelRepo({
+      'train.py': [
+        'def load_settings():',
+        '    secret_line = "DB_PASSWORD=hunter2"',
+        '    raise KeyError(secret_line[:2])',
+        '',
+        '',
+        'def train(X, y, params):',
+        '    load_settings()',
+        '',
+      ].join('\n'),
+    });
+    const start = await app.inject({
+      method: 'POST',
+      url: '/v1/lifecycles',
+      headers: as('tester'),
+      payload: {
+        model: 'pm-traceback',
+        repo: { url: repo.url, ref: repo.sha, path: repo.path },
+        dataset: { path: await createExampleDataset(50) },
+      },
+    });
+    expect(start.statusCode, start.body).toBe(202);
+    const { id } = start.json<{ id: string }>();
+    // The run's own failure keeps the traceback, for the Web UI and the workflow's history.
+    const failure = await stack.client.workflow
+      .getHandle(id)
+      .result()
+      .then(
+        () => undefined,
+        (err: unknown) => err as Error & { cause?: Error },
+      );
+    expect(failure?.cause?.message).toMatch(/Traceback[\s\S]*train\.py", line 3/);
+    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
+    const body = res.json<{ status: string; error: string; errorType: string }>();
+    expect(body.status).toBe('FAILED');
+    expect(body.errorType).toBe('TrainingFailed');
+    expect(body.error).toContain('KeyError');
+    expect(res.body).not.toMatch(/Traceback|hunter2|train\.py|line \d/);
+  });
+
   it('answers 404 for an unknown lifecycle', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/lifecycles/lifecycle/nope/does-not-exist' });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/lifecycles/lifecycle/nope/does-not-exist',
+      headers: as('only-viewer'),
+    });
     expect(res.statusCode).toBe(404);
   });
 });

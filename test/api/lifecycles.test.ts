@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
 import { Registry } from '../../core/registry/registry';
+import { as, testAuth } from '../helpers/auth';
 import { tempDir } from '../helpers/stack';
 
 /**
@@ -17,7 +18,8 @@ describe('POST /v1/lifecycles input validation', () => {
 
   beforeAll(async () => {
     registry = await Registry.openSqlite(path.join(await tempDir('lifecycles-api'), 'registry.db'));
-    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
+    const webUiUrl = 'http://127.0.0.1:8233';
+    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, auth: testAuth });
   });
   afterAll(async () => {
     await app.close();
@@ -47,7 +49,12 @@ describe('POST /v1/lifecycles input validation', () => {
   ];
 
   it.each(cases)('rejects %s with a 400 naming the field', async (_name, payload, field) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', payload: payload as object });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/lifecycles',
+      headers: as('tester'),
+      payload: payload as object,
+    });
     expect(res.statusCode, res.body).toBe(400);
     const body = res.json<{ error: string; message: string; field: string }>();
     expect(body.error).toBe('InvalidInput');
@@ -56,8 +63,23 @@ describe('POST /v1/lifecycles input validation', () => {
     expect(starts).toHaveLength(0);
   });
 
+  it.each([
+    ['a user and password', 'https://deploy:s3cr3t-pass@git.example/models.git', 's3cr3t-pass'],
+    ['a token as the user name', 'https://ghp_s3cr3tT0ken@github.com/acme/models.git', 'ghp_s3cr3tT0ken'],
+    ['an ssh password', 'ssh://git:s3cr3t-pass@git.example/models.git', 's3cr3t-pass'],
+    ['a password before an option-like start', '-https://u:s3cr3t-pass@git.example/x', 's3cr3t-pass'],
+  ])('refuses a repository URL with %s, without echoing it', async (_name, url, secret) => {
+    const payload = { ...valid, repo: { url, ref: 'main' } };
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: as('tester'), payload });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidInput', field: 'repo.url' });
+    expect(res.body).not.toContain(secret);
+    expect(starts).toHaveLength(0);
+  });
+
   it('rejects a body that is not JSON', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: { 'content-type': 'application/json' }, payload: '{not json' });
+    const headers = { ...as('tester'), 'content-type': 'application/json' };
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers, payload: '{not json' });
     expect(res.statusCode).toBe(400);
     expect(starts).toHaveLength(0);
   });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
 import type { Registry } from '../../core/registry/registry';
+import { as, testAuth } from '../helpers/auth';
 import { manualClock, newRun, newVersion, openTestRegistry } from '../helpers/registry';
 
 /**
@@ -21,11 +22,27 @@ describe('model registry API', () => {
 
   beforeAll(async () => {
     registry = await openTestRegistry('models-api', clock.now);
-    app = await buildApp({ temporal, registry, namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' });
+    app = await buildApp({
+      temporal,
+      registry,
+      namespace: 'default',
+      webUiUrl: 'http://127.0.0.1:8233',
+      auth: testAuth,
+    });
     await registry.recordRun(newRun('pm', runA, { metrics: { accuracy: 0.9, roc_auc: 0.8 } }));
-    await registry.registerVersion(newVersion('pm', 'pm-1', { trainingRunId: runA, metrics: { accuracy: 0.9, roc_auc: 0.8 } }));
-    await registry.recordRun(newRun('pm', runB, { metrics: { accuracy: 0.93, roc_auc: 0.85 }, commitSha: 'e'.repeat(40) }));
-    await registry.registerVersion(newVersion('pm', 'pm-2', { trainingRunId: runB, metrics: { accuracy: 0.93, roc_auc: 0.85 }, commitSha: 'e'.repeat(40) }));
+    await registry.registerVersion(
+      newVersion('pm', 'pm-1', { trainingRunId: runA, metrics: { accuracy: 0.9, roc_auc: 0.8 } }),
+    );
+    await registry.recordRun(
+      newRun('pm', runB, { metrics: { accuracy: 0.93, roc_auc: 0.85 }, commitSha: 'e'.repeat(40) }),
+    );
+    await registry.registerVersion(
+      newVersion('pm', 'pm-2', {
+        trainingRunId: runB,
+        metrics: { accuracy: 0.93, roc_auc: 0.85 },
+        commitSha: 'e'.repeat(40),
+      }),
+    );
     await registry.recordRun(newRun('pm', runFailed, { metrics: { accuracy: 0.7, f1: 0.4 }, outcome: 'gate_failed' }));
     await registry.registerVersion(newVersion('other', 'other-1'));
   });
@@ -34,9 +51,16 @@ describe('model registry API', () => {
     await registry?.close();
   });
 
-  const get = (url: string) => app.inject({ method: 'GET', url });
-  const put = (url: string, payload: object, user = 'alice') => app.inject({ method: 'PUT', url, payload, headers: { 'x-mloop-user': user } });
-  const expectError = (res: { statusCode: number; json: <T>() => T; body: string }, status: number, error: string, field?: string) => {
+  // Reads need only the viewer role; alias moves need the operator role.
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: as('only-viewer') });
+  const put = (url: string, payload: object, user = 'alice') =>
+    app.inject({ method: 'PUT', url, payload, headers: as(user) });
+  const expectError = (
+    res: { statusCode: number; json: <T>() => T; body: string },
+    status: number,
+    error: string,
+    field?: string,
+  ) => {
     expect(res.statusCode, res.body).toBe(status);
     expect(res.json()).toMatchObject({ error, ...(field ? { field } : {}) });
   };
@@ -45,7 +69,15 @@ describe('model registry API', () => {
     clock.set('2026-01-10T00:00:00.000Z');
     const first = await put('/v1/models/pm/aliases/champion', { version: 1, reason: 'first model' });
     expect(first.statusCode, first.body).toBe(200);
-    expect(first.json()).toMatchObject({ model: 'pm', alias: 'champion', version: 1, previousVersion: null, changed: true, by: 'alice', at: '2026-01-10T00:00:00.000Z' });
+    expect(first.json()).toMatchObject({
+      model: 'pm',
+      alias: 'champion',
+      version: 1,
+      previousVersion: null,
+      changed: true,
+      by: 'alice',
+      at: '2026-01-10T00:00:00.000Z',
+    });
 
     clock.set('2026-01-20T00:00:00.000Z');
     const promoted = await put('/v1/models/pm/aliases/champion', { version: 2 }, 'bob');
@@ -55,13 +87,26 @@ describe('model registry API', () => {
 
     await put('/v1/models/pm/aliases/staging', { version: 1 });
     clock.set('2026-01-25T00:00:00.000Z');
-    const removed = await app.inject({ method: 'DELETE', url: '/v1/models/pm/aliases/staging?reason=retired', headers: { 'x-mloop-user': 'bob' } });
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: '/v1/models/pm/aliases/staging?reason=retired',
+      headers: as('bob'),
+    });
     expect(removed.statusCode, removed.body).toBe(200);
-    expect(removed.json()).toMatchObject({ alias: 'staging', version: null, previousVersion: 1, by: 'bob', reason: 'retired' });
+    expect(removed.json()).toMatchObject({
+      alias: 'staging',
+      version: null,
+      previousVersion: 1,
+      by: 'bob',
+      reason: 'retired',
+    });
 
     const history = await get('/v1/models/pm/history');
     expect(history.statusCode).toBe(200);
-    const { model, history: moves } = history.json<{ model: string; history: Array<{ alias: string; version: number | null; at: string }> }>();
+    const { model, history: moves } = history.json<{
+      model: string;
+      history: Array<{ alias: string; version: number | null; at: string }>;
+    }>();
     expect(model).toBe('pm');
     expect(moves.map((m) => [m.alias, m.version, m.at])).toEqual([
       ['champion', 1, '2026-01-10T00:00:00.000Z'],
@@ -72,7 +117,8 @@ describe('model registry API', () => {
   });
 
   it('answers the aliases at an instant', async () => {
-    const at = async (instant: string) => (await get(`/v1/models/pm/history?at=${encodeURIComponent(instant)}`)).json<{ aliases: object }>();
+    const at = async (instant: string) =>
+      (await get(`/v1/models/pm/history?at=${encodeURIComponent(instant)}`)).json<{ aliases: object }>();
     expect(await at('2026-01-09T23:59:59Z')).toEqual({ model: 'pm', at: '2026-01-09T23:59:59.000Z', aliases: {} });
     expect((await at('2026-01-15T00:00:00+02:00')).aliases).toEqual({ champion: 1 });
     expect((await at('2026-01-22T00:00:00.000Z')).aliases).toEqual({ champion: 2, staging: 1 });
@@ -89,7 +135,12 @@ describe('model registry API', () => {
       ],
     });
     const one = await get('/v1/models/pm');
-    expect(one.json()).toEqual({ name: 'pm', createdAt: '2026-01-01T00:00:00.000Z', latestVersion: 2, aliases: { champion: 2 } });
+    expect(one.json()).toEqual({
+      name: 'pm',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      latestVersion: 2,
+      aliases: { champion: 2 },
+    });
   });
 
   it('lists versions and shows one with its lineage', async () => {
@@ -121,17 +172,27 @@ describe('model registry API', () => {
     });
   });
 
-  it('lists a model\'s runs and shows one by its slash-separated ID', async () => {
+  it("lists a model's runs and shows one by its slash-separated ID", async () => {
     const list = await get('/v1/models/pm/runs');
     expect(list.statusCode).toBe(200);
-    expect(list.json<{ runs: Array<{ id: string; outcome: string; version: number | null }> }>().runs.map((r) => [r.id, r.outcome, r.version])).toEqual([
+    expect(
+      list
+        .json<{ runs: Array<{ id: string; outcome: string; version: number | null }> }>()
+        .runs.map((r) => [r.id, r.outcome, r.version]),
+    ).toEqual([
       [runA, 'passed', 1],
       [runB, 'passed', 2],
       [runFailed, 'gate_failed', null],
     ]);
     const run = await get(`/v1/runs/${runFailed}`);
     expect(run.statusCode, run.body).toBe(200);
-    expect(run.json()).toMatchObject({ id: runFailed, model: 'pm', outcome: 'gate_failed', metrics: { accuracy: 0.7, f1: 0.4 }, evaluation: { holdout: { rows: 600 } } });
+    expect(run.json()).toMatchObject({
+      id: runFailed,
+      model: 'pm',
+      outcome: 'gate_failed',
+      metrics: { accuracy: 0.7, f1: 0.4 },
+      evaluation: { holdout: { rows: 600 } },
+    });
   });
 
   it('compares runs side by side', async () => {
@@ -166,7 +227,11 @@ describe('model registry API', () => {
     ['an unknown query parameter', '/v1/models/pm/history?when=now', 'querystring.when'],
     ['a comparison of one run', `/v1/runs/compare?ids=${runA}`, 'ids'],
     ['a comparison without ids', '/v1/runs/compare', 'querystring.ids'],
-    ['a comparison of too many runs', `/v1/runs/compare?ids=${Array.from({ length: 21 }, (_, i) => `r${i}`).join(',')}`, 'ids'],
+    [
+      'a comparison of too many runs',
+      `/v1/runs/compare?ids=${Array.from({ length: 21 }, (_, i) => `r${i}`).join(',')}`,
+      'ids',
+    ],
   ])('answers 400 for %s, naming the field', async (_name, url, field) => {
     const res = await get(url);
     expectError(res, 400, 'InvalidInput', field);
@@ -180,9 +245,22 @@ describe('model registry API', () => {
     expectError(await put('/v1/models/pm/aliases/Champion', { version: 1 }), 400, 'InvalidInput', 'params.alias');
     expectError(await put('/v1/models/pm/aliases/champion', {}), 400, 'InvalidInput', 'body.version');
     expectError(await put('/v1/models/pm/aliases/champion', { version: '2' }), 400, 'InvalidInput', 'body.version');
-    expectError(await put('/v1/models/pm/aliases/champion', { version: 2, extra: true }), 400, 'InvalidInput', 'body.extra');
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/models/pm/aliases/staging' }), 404, 'NotFound');
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/models/nope/aliases/staging' }), 404, 'NotFound');
+    expectError(
+      await put('/v1/models/pm/aliases/champion', { version: 2, extra: true }),
+      400,
+      'InvalidInput',
+      'body.extra',
+    );
+    expectError(
+      await app.inject({ method: 'DELETE', url: '/v1/models/pm/aliases/staging', headers: as('alice') }),
+      404,
+      'NotFound',
+    );
+    expectError(
+      await app.inject({ method: 'DELETE', url: '/v1/models/nope/aliases/staging', headers: as('alice') }),
+      404,
+      'NotFound',
+    );
     expect(await registry.aliasHistory('pm')).toHaveLength(before);
   });
 });

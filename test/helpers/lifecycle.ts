@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../api/app';
+import { as, testAuth } from './auth';
 import { config, type TestStack } from './stack';
 
 /** The real API in front of a test stack's workers and registry. */
@@ -13,11 +14,12 @@ export function buildTestApp(stack: TestStack): Promise<FastifyInstance> {
     controlTaskQueue: stack.queues.control,
     trainTaskQueue: stack.queues.train,
     streamTaskQueue: stack.queues.stream,
+    auth: testAuth,
   });
 }
 
 export async function startLifecycle(app: FastifyInstance, payload: object): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: { 'x-mloop-user': 'tester' }, payload });
+  const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: as('tester'), payload });
   expect(res.statusCode, res.body).toBe(202);
   return res.json<{ id: string }>().id;
 }
@@ -28,7 +30,7 @@ export async function finishedLifecycle<T = Record<string, unknown>>(app: Fastif
     .getHandle(id)
     .result()
     .catch(() => undefined);
-  const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` });
+  const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('tester') });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }

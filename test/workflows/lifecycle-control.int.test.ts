@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery, type LifecycleStatus } from '../../workflows/definitions';
+import { as } from '../helpers/auth';
 import { buildTestApp, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { slowTrainPy } from '../helpers/slow-model';
@@ -33,12 +34,12 @@ describe('a running lifecycle: live progress and abort (real stack)', () => {
     });
     expect(status.stage).toBe('train');
     expect(status.progress).toMatchObject({ phase: 'train', status: 'started' });
-    const viaApi = (await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}` })).json<LifecycleStatus & { status: string }>();
+    const viaApi = (await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('tester') })).json<LifecycleStatus & { status: string }>();
     expect(viaApi.status).toBe('RUNNING');
     expect(viaApi.log).toContain('epoch 1');
     expect(processesMentioning(stack.dataDir)).toContain('mloop_runtime train');
 
-    const abort = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, headers: { 'x-mloop-user': 'dave' }, payload: { reason: 'wrong dataset' } });
+    const abort = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, headers: as('dave'), payload: { reason: 'wrong dataset' } });
     expect(abort.statusCode, abort.body).toBe(202);
     const result = await handle.result();
     expect(result.stage).toBe('aborted');
@@ -46,7 +47,7 @@ describe('a running lifecycle: live progress and abort (real stack)', () => {
     await until('the training process to exit', async () => (processesMentioning(stack.dataDir) === '' ? true : undefined), 20_000);
     expect(await stack.deps.registry.listVersions('pm-slow')).toEqual([]);
 
-    const again = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, payload: { reason: 'twice' } });
+    const again = await app.inject({ method: 'POST', url: `/v1/lifecycles/${id}/abort`, headers: as('tester'), payload: { reason: 'twice' } });
     expect(again.statusCode).toBe(409);
   });
 });

@@ -10,6 +10,7 @@ import type { ShadowReport } from '../../core/shadow/report';
 import { createRng, generateLabelled } from '../../examples/predictive-maintenance/data/sensors';
 import { statusQuery, stopShadowSignal } from '../../workflows/definitions';
 import { recordHistories } from '../helpers/histories';
+import { as } from '../helpers/auth';
 import { buildTestApp, finishedLifecycle, startLifecycle } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { config, startTestStack, type TestStack } from '../helpers/stack';
@@ -68,7 +69,7 @@ describe('shadow test on a live topic (real Temporal, Kafka, model servers)', ()
     const dataset = await createExampleDataset(3000, 11);
     const v1 = await finishedLifecycle(app, stack, await startLifecycle(app, { model, repo: { url: repo.url, ref: 'main', path: repo.path }, dataset: { path: dataset } }));
     expect(v1.status, v1.error).toBe('COMPLETED');
-    await app.inject({ method: 'PUT', url: `/v1/models/${model}/aliases/champion`, payload: { version: 1 } });
+    await app.inject({ method: 'PUT', url: `/v1/models/${model}/aliases/champion`, headers: as('tester'), payload: { version: 1 } });
 
     const input = `test.live.${randomUUID()}`;
     const labels = `test.labels.${randomUUID()}`;
@@ -151,7 +152,7 @@ describe('shadow test on a live topic (real Temporal, Kafka, model servers)', ()
     const dataset = await createExampleDataset(2000, 5);
     const v1 = await finishedLifecycle(app, stack, await startLifecycle(app, { model, repo: { url: repo.url, ref: 'main', path: repo.path }, dataset: { path: dataset } }));
     expect(v1.status, v1.error).toBe('COMPLETED');
-    await app.inject({ method: 'PUT', url: `/v1/models/${model}/aliases/champion`, payload: { version: 1 } });
+    await app.inject({ method: 'PUT', url: `/v1/models/${model}/aliases/champion`, headers: as('tester'), payload: { version: 1 } });
 
     const input = `test.live.${randomUUID()}`;
     await kafka.ensureTopic(input, 2);

@@ -62,6 +62,32 @@ describe('Kafka topic replay into a dataset snapshot (real broker)', () => {
       { key: null, value: 'not json' },
       { key: null, value: '[1,2]' },
     ]);
-    await expect(snapshotTopic(kafka, { topic: dirty }, path.join(dir, 'dirty.csv'))).rejects.toThrow('2 records are not JSON objects: partition 0 offset 1');
+    await expect(snapshotTopic(kafka, { topic: dirty }, path.join(dir, 'dirty.csv'))).rejects.toThrow(
+      '2 records are not JSON objects of at most 64 levels: ' +
+        'partition 0 offset 1: not a JSON object; partition 0 offset 2: not a JSON object',
+    );
+  });
+
+  it('refuses a record nested 20,000 levels deep by its position, and keeps one nested 64 levels', async () => {
+    const deep = `test.snapshot.deep.${randomUUID()}`;
+    await kafka.ensureTopic(deep, 1);
+    const nested = (levels: number): string => `{"a":1,"b":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    // Brackets inside strings are text, not nesting.
+    await kafka.produce(deep, [
+      { key: null, value: nested(64) },
+      { key: null, value: JSON.stringify({ a: 2, b: '['.repeat(30_000) }) },
+    ]);
+    const ok = await snapshotTopic(kafka, { topic: deep }, path.join(dir, 'deep-ok.csv'));
+    expect(ok.records).toBe(2);
+    expect((await fs.readFile(ok.file, 'utf8')).split('\n')[1]).toBe(`1,${'['.repeat(63)}${']'.repeat(63)}`);
+
+    await kafka.produce(deep, [{ key: null, value: nested(20_000) }]);
+    const err = await snapshotTopic(kafka, { topic: deep }, path.join(dir, 'deep.csv')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DatasetInvalid' });
+    expect((err as Error).message).toBe(
+      `topic "${deep}": 1 record is not a JSON object of at most 64 levels: ` +
+        'partition 0 offset 2: nested more than 64 levels deep',
+    );
+    await expect(fs.stat(path.join(dir, 'deep.csv'))).rejects.toThrow();
   });
 });

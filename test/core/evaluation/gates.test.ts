@@ -51,3 +51,62 @@ describe('promotion gates', () => {
     expect(r.reasons[0]).toContain('no value');
   });
 });
+
+describe('promotion gates at the edges', () => {
+  const relative = (min: number) => ({ metric: 'r2', min_relative_change: min, greater_is_better: true });
+
+  it('fails a worse candidate against a champion of 0, and passes a tie only when no gain is required', () => {
+    const worse = evaluateGate(relative(0), { r2: -0.5 }, { r2: 0 });
+    expect(worse.passed).toBe(false);
+    expect(worse.reasons).toEqual([
+      'r2: candidate -0.5 vs champion 0 is worse in the better (higher) direction; against a champion of 0 ' +
+        'any worsening fails a relative change',
+    ]);
+    const mae = { metric: 'mae', min_relative_change: 0, greater_is_better: false };
+    expect(evaluateGate(mae, { mae: 0.2 }, { mae: 0 }).passed).toBe(false);
+    expect(evaluateGate(relative(0), { r2: 0 }, { r2: 0 }).passed).toBe(true);
+    expect(evaluateGate(relative(0.05), { r2: 0 }, { r2: 0 }).reasons).toEqual([
+      "r2: candidate 0 equals the champion's 0; against a champion of 0 only an improvement meets the required " +
+        'relative change of 5%',
+    ]);
+    expect(evaluateGate(relative(0.05), { r2: 1e-6 }, { r2: 0 }).passed).toBe(true);
+    expect(evaluateGate(relative(0.05), { r2: 1e-6 }, { r2: -0 }).passed).toBe(true);
+  });
+
+  it('fails change conditions when the champion has no value for the metric, but still judges thresholds', () => {
+    const gate = { metric: 'roc_auc', threshold: 0.9, min_absolute_change: 0, greater_is_better: true };
+    const champions: Array<Record<string, number | null>> = [{ roc_auc: null }, {}, { roc_auc: Number.NaN }];
+    for (const champion of champions) {
+      const r = evaluateGate(gate, { roc_auc: 0.8 }, champion);
+      expect(r.passed).toBe(false);
+      expect(r.champion).toBeNull();
+      expect(r.reasons).toEqual([
+        'roc_auc: candidate 0.8 is below the threshold 0.9',
+        'roc_auc: the champion has no value for this metric, so the change the gate requires cannot be measured',
+      ]);
+    }
+    const thresholdOnly = { metric: 'roc_auc', threshold: 0.5, greater_is_better: true };
+    expect(evaluateGate(thresholdOnly, { roc_auc: 0.8 }, { roc_auc: null }).passed).toBe(true);
+  });
+
+  it('takes ties as met despite floating-point noise, within 1e-9 of the magnitudes compared', () => {
+    const absolute = (min: number) => ({ metric: 'accuracy', min_absolute_change: min, greater_is_better: true });
+    expect(0.3 - 0.2).toBeLessThan(0.1);
+    expect(evaluateGate(absolute(0.1), { accuracy: 0.3 }, { accuracy: 0.2 }).passed).toBe(true);
+    expect(evaluateGate(absolute(0.1000001), { accuracy: 0.3 }, { accuracy: 0.2 }).passed).toBe(false);
+    // 0.1 + 0.2 is 0.30000000000000004: at the threshold 0.3 of a lower-is-better metric.
+    const maeAtMost = { metric: 'mae', threshold: 0.3, greater_is_better: false };
+    expect(evaluateGate(maeAtMost, { mae: 0.1 + 0.2 }, null).passed).toBe(true);
+    expect(evaluateGate(maeAtMost, { mae: 0.3000001 }, null).passed).toBe(false);
+    // (0.3 − 0.2) / 0.2 is 0.4999999999999999.
+    expect(evaluateGate(relative(0.5), { r2: 0.3 }, { r2: 0.2 }).passed).toBe(true);
+    expect(evaluateGate(relative(0.5000001), { r2: 0.3 }, { r2: 0.2 }).passed).toBe(false);
+  });
+
+  it('judges changes that overflow, and never lets a non-finite value pass', () => {
+    const absolute = { metric: 'r2', min_absolute_change: 0, greater_is_better: true };
+    expect(evaluateGate(absolute, { r2: -1e308 }, { r2: 1e308 }).passed).toBe(false);
+    expect(evaluateGate(absolute, { r2: 1e308 }, { r2: -1e308 }).passed).toBe(true);
+    expect(evaluateGate(absolute, { r2: Number.POSITIVE_INFINITY }, { r2: 0 }).passed).toBe(false);
+  });
+});

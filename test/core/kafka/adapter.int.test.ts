@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKafkaAdapter, type ConsumedRecord } from '../../../core/kafka/adapter';
+import { createKafkaAdapter, type ConsumedRecord, type StreamRecord } from '../../../core/kafka/adapter';
+import { batchBytes, fitRecord } from '../../../core/kafka/record-size';
 import { config } from '../../helpers/stack';
 
 describe('Kafka adapter against the real broker', () => {
@@ -61,5 +63,48 @@ describe('Kafka adapter against the real broker', () => {
     await kafka.produce(topic, records);
     const [offsets] = await kafka.partitionOffsets(topic);
     expect(offsets?.high).toBe('3000');
+  });
+
+  it('measures records as the broker does: one that fills max.message.bytes goes, one byte more does not', async () => {
+    const topic = `test.adapter.limit.${randomUUID()}`;
+    const raw = new Kafka({ brokers: config.kafkaBrokers, clientId: 'mloop-test-raw', logLevel: logLevel.NOTHING });
+    const admin = raw.admin();
+    const producer = raw.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+    await Promise.all([admin.connect(), producer.connect()]);
+    try {
+      const configEntries = [{ name: 'max.message.bytes', value: '50000' }];
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries }] });
+      expect(await kafka.maxMessageBytes(topic)).toBe(50_000);
+      const unknown = await kafka.maxMessageBytes(`test.adapter.none.${randomUUID()}`);
+      expect(unknown).toBe(1_048_588); // Kafka's default, when the topic's own cannot be read
+
+      const headers = { 'mloop-reason': 'ünïcode reason', 'mloop-source': 'a/0/1' };
+      const exact: StreamRecord = { key: 'k-é', value: 'v'.repeat(49_800), headers };
+      while (batchBytes([exact]) < 50_000) exact.value += 'v';
+      expect(batchBytes([exact])).toBe(50_000);
+      const over = { ...exact, value: `${exact.value}v` };
+
+      // The broker itself, without the adapter's check in front: our count is its count.
+      await producer.send({ topic, acks: -1, messages: [exact] });
+      const refused = producer.send({ topic, acks: -1, messages: [over] });
+      await expect(refused).rejects.toThrow(/larger than the max message size/);
+
+      // The adapter refuses it before sending anything, naming the record and the limit.
+      await expect(kafka.produce(topic, [exact, over])).rejects.toThrow(
+        `records[1]: takes 50001 bytes, more than topic "${topic}" accepts (max.message.bytes 50000)`,
+      );
+      const fitted = fitRecord(over, 50_000);
+      const original = { 'mloop-truncated': 'true', 'mloop-original-value-bytes': String(over.value.length) };
+      expect(fitted.headers).toMatchObject({ ...headers, ...original });
+      expect(batchBytes([fitted])).toBeLessThanOrEqual(50_000);
+      expect(batchBytes([fitted])).toBeGreaterThan(49_900);
+      // Many records near the limit go in batches under it.
+      const small = Array.from({ length: 30 }, (_, i) => ({ key: `s-${i}`, value: 'x'.repeat(9_000) }));
+      await kafka.produce(topic, [exact, fitted, ...small]);
+      const [offsets] = await kafka.partitionOffsets(topic);
+      expect(offsets?.high).toBe('33');
+    } finally {
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+    }
   });
 });

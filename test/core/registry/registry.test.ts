@@ -29,6 +29,21 @@ describe('registry (SQLite)', async () => {
     expect(await registry.listVersions('retry')).toHaveLength(1);
   });
 
+  it('keeps the positive class with the version, the class 1 apart from the class "1"', async () => {
+    const classes = ['yes', 1, '1', null] as const;
+    for (const [i, positiveClass] of classes.entries()) {
+      const v = await registry.registerVersion({ ...base, model: 'positive', idempotencyKey: `p${i}`, positiveClass });
+      expect(v.positiveClass).toBe(positiveClass);
+      expect((await registry.getVersion('positive', v.version)).positiveClass).toBe(positiveClass);
+    }
+    const unrecorded = await registry.registerVersion({ ...base, model: 'positive', idempotencyKey: 'none' });
+    expect(unrecorded.positiveClass).toBeNull();
+    await expect(
+      registry.registerVersion({ ...base, model: 'positive', idempotencyKey: 'bad', positiveClass: Number.NaN }),
+    ).rejects.toThrow('positiveClass: must be text, a finite number or null (got NaN)');
+    expect(await registry.listVersions('positive')).toHaveLength(5);
+  });
+
   it('says which version is missing', async () => {
     await expect(registry.getVersion('pm', 99)).rejects.toThrow('model "pm" has no version 99');
   });
@@ -66,7 +81,12 @@ describe('registry (SQLite)', async () => {
 
     const upgraded = await Registry.openSqlite(file);
     try {
-      expect(await upgraded.getVersion('pm', 1)).toMatchObject({ commitSha: base.commitSha, trainingRunId: null, metrics: { accuracy: 0.9 } });
+      expect(await upgraded.getVersion('pm', 1)).toMatchObject({
+        commitSha: base.commitSha,
+        trainingRunId: null,
+        metrics: { accuracy: 0.9 },
+        positiveClass: null,
+      });
       await expect(upgraded.setAlias({ model: 'pm', alias: 'champion', version: 1, by: 'alice' })).resolves.toMatchObject({ changed: true });
       expect((await upgraded.registerVersion({ ...base, idempotencyKey: 'after' })).version).toBe(2);
     } finally {

@@ -5,10 +5,14 @@ import {
   applyScored,
   emptyShadowState,
   expire,
+  expireByWatermark,
   report,
+  resumeShadow,
+  shadowCheckpoint,
   type ScoredMessage,
   type ShadowState,
 } from '../../../core/shadow/metrics';
+import { judgeShadow } from '../../../core/shadow/thresholds';
 import { labelledMessages, shadowStream, type StreamEvent } from './streams';
 
 const at = (partition: number, offset: number, key: string | null, timestampMs: number, rest: Partial<ScoredMessage> = {}): ScoredMessage => ({
@@ -108,7 +112,7 @@ describe('shadow metrics: counting', () => {
 
 describe('shadow metrics: label join', () => {
   it('joins a label that comes after its prediction, for both models', () => {
-    let s = applyScored(emptyShadowState('classification'), at(0, 0, 'a', 1000, { candidate: { prediction: 1, latencyMs: 1 }, champion: { prediction: 0, latencyMs: 1 } }));
+    let s = applyScored(emptyShadowState('classification', { positiveLabel: 1 }), at(0, 0, 'a', 1000, { candidate: { prediction: 1, latencyMs: 1 }, champion: { prediction: 0, latencyMs: 1 } }));
     expect(s.pendingPredictions).toHaveLength(1);
     s = applyLabel(s, { key: 'a', label: '1', timestampMs: 5000 }, 10_000);
     const r = report(s, 1);
@@ -137,6 +141,27 @@ describe('shadow metrics: label join', () => {
     s = expire(s, 2000 + 60_001, 60_000);
     // Both predictions (t=1000) and the label for zzz (t=2000) are now too old; a's late label is not.
     expect(report(s, 1).labels).toMatchObject({ joined: 0, waiting: 1, unmatched: 1, predictionsWaiting: 0, predictionsExpired: 2 });
+  });
+
+  it('expires by the watermark that every partition of the other topic has passed', () => {
+    const partitions = () => ({ 0: '0', 1: '0' });
+    const start = { ...emptyShadowState('classification', { labelWindowMs: 1000 }), offsets: partitions(), labelOffsets: partitions() };
+    const label = (key: string, partition: number, offset: number, timestampMs: number) =>
+      ({ key, label: 1, timestampMs, partition, offset: String(offset) });
+    let s = applyScored(start, [at(0, 0, 'a', 0), at(1, 0, 'b', 5000)]);
+    s = expireByWatermark(applyLabel(s, label('x', 0, 0, 0)));
+    // Label partition 1 has delivered nothing: a label for a or b may still come there.
+    expect(report(s, 1).labels).toMatchObject({ predictionsWaiting: 2, waiting: 1, predictionsExpired: 0 });
+    s = expireByWatermark(applyLabel(s, [label('y', 1, 0, 3000), label('z', 0, 1, 2500)]));
+    // Both label partitions have passed 2500: a (t=0) cannot be joined any more; b (t=5000) can.
+    expect(s.pendingPredictions.map((p) => p.key)).toEqual(['b']);
+    expect(report(s, 1).labels).toMatchObject({ predictionsExpired: 1, waiting: 3, unmatched: 0 });
+    s = expireByWatermark(applyScored(s, at(0, 1, 'c', 4500)));
+    // Both input partitions have passed 4500: labels before 3500 expire, unmatched.
+    expect(report(s, 1).labels).toMatchObject({ waiting: 0, unmatched: 3 });
+    // Without a label topic nothing can join a prediction: it expires at once.
+    const unlabelled = expireByWatermark(applyScored({ ...emptyShadowState('classification'), offsets: { 0: '0' } }, at(0, 0, 'a', 0)));
+    expect(report(unlabelled, 1).labels).toMatchObject({ predictionsWaiting: 0, predictionsExpired: 1 });
   });
 
   it('keeps at most maxPending predictions and labels, evicting the oldest', () => {
@@ -171,7 +196,7 @@ describe('shadow metrics: label join', () => {
   it('derives error metrics equal to a direct computation on the same records', () => {
     for (const task of ['classification', 'regression'] as const) {
       const messages = labelledMessages(task, 3000, task === 'classification' ? 5 : 6);
-      let s = emptyShadowState(task, { maxPending: 10_000 });
+      let s = emptyShadowState(task, { maxPending: 10_000, positiveLabel: 1 });
       s = applyScored(s, messages.map((m) => m.message));
       s = applyLabel(s, messages.map(({ message, label }) => ({ key: message.key ?? '', label, timestampMs: message.timestampMs })));
       const r = report(s, 1);
@@ -248,5 +273,55 @@ describe('shadow metrics: resuming', () => {
       expect(r.labels.predictionsExpired).toBeGreaterThan(0);
       expect(r.labels.unmatched).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('shadow metrics: figures beyond the double range', () => {
+  const asJson = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+  const regression = (candidate: number[], champion: number[], labels: number[]): ShadowState => {
+    const messages = candidate.map((c, i) =>
+      at(0, i, `k${i}`, i, {
+        candidate: { prediction: c, latencyMs: 1 },
+        champion: { prediction: champion[i] ?? 0, latencyMs: 1 },
+      }),
+    );
+    const s = applyScored(emptyShadowState('regression'), messages);
+    return applyLabel(
+      s,
+      labels.map((label, i) => ({ key: `k${i}`, label, timestampMs: i, partition: 0, offset: String(i) })),
+    );
+  };
+
+  it('keeps the rmse of a diverging candidate (1e200 vs 0) through a checkpoint, and fails maxErrorIncrease', () => {
+    const s = regression([1e200, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]);
+    const resumed = resumeShadow(asJson(shadowCheckpoint(s))).state;
+    for (const state of [s, resumed]) {
+      const r = report(state, 1);
+      expect(Number(r.candidate.metrics.rmse) / 5e199).toBeCloseTo(1, 12);
+      expect(r.candidate.metrics.mae).toBe(2.5e199);
+      expect(r.champion?.metrics.rmse).toBe(0);
+      const verdict = judgeShadow(r, { maxErrorIncrease: { max: 0.5, metric: 'rmse' } });
+      expect(verdict.passed).toBe(false);
+      expect(verdict.reasons[0]).toBe(
+        "candidate rmse 5e+199 is 5e+199 above the champion's 0, more than the allowed 0.500 (4 labelled messages)",
+      );
+    }
+    expect(report(resumed, 1)).toEqual(report(s, 1));
+  });
+
+  it('reports a figure beyond the double range as Infinity, never as 0 or null, and fails the thresholds on it', () => {
+    // |1.5e308 − (−1.5e308)| = 3e308 is beyond the double range; the mean over two messages is not.
+    const two = regression([1.5e308, 0], [-1.5e308, 0], [0, 0]);
+    expect(report(two, 1).comparison.meanAbsDiff).toBe(1.5e308);
+    const one = regression([1.5e308], [-1.5e308], [-1.5e308]);
+    const r = report(resumeShadow(asJson(shadowCheckpoint(one))).state, 1);
+    expect(r.comparison.meanAbsDiff).toBe('Infinity');
+    expect(r.candidate.metrics).toEqual({ mae: 'Infinity', rmse: 'Infinity' });
+    expect(asJson(r).candidate.metrics.rmse).toBe('Infinity');
+    const verdict = judgeShadow(asJson(r), { maxMeanAbsDiff: 1e300, maxErrorIncrease: { max: 1, metric: 'rmse' } });
+    expect(verdict.reasons).toEqual([
+      'mean absolute difference is Infinity, not a finite number (over 1 messages both models scored)',
+      'rmse cannot be compared: candidate rmse is Infinity, not a finite number (1 labelled messages)',
+    ]);
   });
 });

@@ -21,7 +21,7 @@ function reportOf({ task = 'classification', n, candidate, champion, labels }: S
     candidate: candidate(i),
     ...(champion ? { champion: champion(i) } : {}),
   }));
-  let s = applyScored(emptyShadowState(task, { maxPending: n }), messages);
+  let s = applyScored(emptyShadowState(task, { maxPending: n, positiveLabel: 1 }), messages);
   if (labels) s = applyLabel(s, messages.map((m, i) => ({ key: m.key ?? '', label: labels(i), timestampMs: i })));
   return report(s, 10_000);
 }
@@ -112,5 +112,69 @@ describe('judging a shadow test', () => {
   it('prints figures that differ when the values do', () => {
     const r = reportOf({ n: 100_000, candidate: (i) => ok(i < 89_999 ? 1 : 0), champion: () => ok(1) });
     expect(judgeShadow(r, { minAgreement: 0.9 }).reasons).toEqual(['agreement 0.89999 is below the minimum 0.90000 (89999 of 100000 messages)']);
+  });
+});
+
+describe('judging a shadow test at the edges', () => {
+  const rates = {
+    minAgreement: 0.9,
+    maxFailureRate: { candidate: 0.01, champion: 0.01 },
+    maxP99LatencyMs: 100,
+    maxErrorIncrease: { max: 0 },
+  };
+
+  it('fails every rate threshold of a run in which no message was scored', () => {
+    expect(judgeShadow(report(emptyShadowState('classification'), 0), rates).reasons).toEqual([
+      'minAgreement cannot be judged: no messages scored',
+      'maxFailureRate cannot be judged: no messages scored',
+      'maxP99LatencyMs cannot be judged: no messages scored',
+      'maxErrorIncrease cannot be judged: no messages scored',
+    ]);
+    expect(judgeShadow(report(emptyShadowState('classification'), 0), { maxFailureRate: { champion: 0.5 } }).passed).toBe(
+      false,
+    );
+    let s = emptyShadowState('regression');
+    for (const offset of ['0', '1', '2']) s = applyMalformed(s, { partition: 0, offset, reason: 'not_json' });
+    expect(judgeShadow(report(s, 1), { minMessages: 0, maxFailureRate: 0.5, maxMeanAbsDiff: 1 }).reasons).toEqual([
+      'maxMeanAbsDiff cannot be judged: no messages scored (3 were dead-lettered)',
+      'maxFailureRate cannot be judged: no messages scored (3 were dead-lettered)',
+    ]);
+  });
+
+  it('takes a figure equal to its limit as within it, despite floating-point noise', () => {
+    // Accuracy 0.8 against 0.7: the increase computes as 0.10000000000000009.
+    const r = reportOf({
+      n: 10,
+      candidate: (i) => ok(i < 7 ? 1 : 0),
+      champion: (i) => ok(i < 8 ? 1 : 0),
+      labels: () => 1,
+    });
+    expect(judgeShadow(r, { maxErrorIncrease: { max: 0.1 } })).toEqual({ passed: true, reasons: [] });
+    expect(judgeShadow(r, { maxErrorIncrease: { max: 0.0999999 } }).passed).toBe(false);
+  });
+
+  it('never lets a figure that is not a number pass its limit', () => {
+    const r = reportOf({
+      task: 'regression',
+      n: 10,
+      candidate: (i) => ok(i),
+      champion: (i) => ok(i),
+      labels: (i) => i,
+    });
+    const broken: ShadowReport = {
+      ...r,
+      comparison: { ...r.comparison, meanAbsDiff: Number.NaN },
+      candidate: { ...r.candidate, metrics: { ...r.candidate.metrics, mae: Number.POSITIVE_INFINITY } },
+    };
+    expect(judgeShadow(broken, { maxMeanAbsDiff: 1, maxErrorIncrease: { max: 1 } }).reasons).toEqual([
+      'mean absolute difference cannot be judged: it is NaN',
+      "candidate mae Infinity is Infinity above the champion's 0.000, more than the allowed 1.000 " +
+        '(10 labelled messages)',
+    ]);
+    const champion = r.champion && { ...r.champion, metrics: { ...r.champion.metrics, mae: Infinity } };
+    const both = { ...broken, champion };
+    expect(judgeShadow(both, { maxErrorIncrease: { max: 1 } }).reasons).toEqual([
+      'mae cannot be compared: candidate Infinity and champion Infinity have no finite difference',
+    ]);
   });
 });

@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../api/app';
+import type { Role } from '../../core/auth/roles';
+import type { Registry } from '../../core/registry/registry';
+import { routeSamples } from '../helpers/api-routes';
+import { as, testAuth } from '../helpers/auth';
+import { jsonBodies, query, segment, strayBody, type FuzzInput } from '../helpers/fuzz-inputs';
+import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
+import { newRun, newVersion } from '../helpers/registry';
+import { slowTrainPy } from '../helpers/slow-model';
+import { config, startTestStack, type TestStack } from '../helpers/stack';
+
+const runsPerRoute = Number(process.env.MLOOP_FUZZ_RUNS ?? 1000);
+
+/** The real Temporal client, counting what reaches it: starts and signals. */
+function counting(client: Client): { client: Client; counts: { starts: number; signals: number } } {
+  const counts = { starts: 0, signals: 0 };
+  const workflow = new Proxy(client.workflow, {
+    get(target, prop) {
+      if (prop === 'start') {
+        return (...args: Parameters<typeof target.start>) => {
+          counts.starts++;
+          return target.start(...args);
+        };
+      }
+      if (prop === 'getHandle') {
+        return (...args: Parameters<typeof target.getHandle>) => {
+          const handle = target.getHandle(...args);
+          return new Proxy(handle, {
+            get(h, p) {
+              if (p === 'signal') counts.signals++;
+              const v = Reflect.get(h, p, h) as unknown;
+              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(h) : v;
+            },
+          });
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const wrapped = new Proxy(client, {
+    get: (target, prop) => (prop === 'workflow' ? workflow : Reflect.get(target, prop, target)),
+  });
+  return { client: wrapped, counts };
+}
+
+interface RouteFuzz {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  route: string;
+  access: Role | 'public';
+  inputs: fc.Arbitrary<FuzzInput>;
+}
+
+const authVariants = ['none', 'invalid', 'weak role', 'valid'] as const;
+type AuthVariant = (typeof authVariants)[number];
+
+describe('fuzzing every route, with and without valid tokens (real Temporal server)', () => {
+  const model = `fuzz-${randomUUID().slice(0, 8)}`;
+  let stack: TestStack;
+  let counted: ReturnType<typeof counting>;
+  let registry: Registry;
+  let app: FastifyInstance;
+  let running: string;
+  const started = new Set<string>();
+  // Runs of lifecycles that answered 202 to a valid operator token.
+  const startedRuns = new Set<string>();
+  const table: Array<Record<string, string | number>> = [];
+
+  beforeAll(async () => {
+    // Real workers: lifecycles that valid requests start run (and fail on their made-up repositories).
+    stack = await startTestStack('fuzz-api');
+    counted = counting(stack.client);
+    registry = stack.deps.registry;
+    await registry.recordRun(newRun(model, `lifecycle/${model}/k1/train`));
+    await registry.registerVersion(newVersion(model, `${model}-1`, { trainingRunId: `lifecycle/${model}/k1/train` }));
+    await registry.registerVersion(newVersion(model, `${model}-2`));
+    app = await buildApp({
+      temporal: counted.client,
+      registry,
+      namespace: config.temporalNamespace,
+      webUiUrl: config.temporalUiUrl,
+      controlTaskQueue: stack.queues.control,
+      trainTaskQueue: stack.queues.train,
+      streamTaskQueue: stack.queues.stream,
+      auth: testAuth,
+    });
+    // A lifecycle that trains for minutes, so that status reads and aborts meet a running one.
+    const repo = await createExampleModelRepo({ 'train.py': slowTrainPy });
+    const payload = {
+      model,
+      repo: { url: repo.url, ref: 'main', path: repo.path },
+      dataset: { path: await createExampleDataset(200) },
+      key: 'k1',
+    };
+    const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: as('tester'), payload });
+    expect(res.statusCode, res.body).toBe(202);
+    running = res.json<{ id: string }>().id;
+    started.add(running);
+    startedRuns.add(res.json<{ runId: string }>().runId);
+  });
+
+  afterAll(async () => {
+    if (table.length) console.table(table);
+    for (const id of started) {
+      const handle = stack.client.workflow.getHandle(id);
+      const desc = await handle.describe().catch(() => undefined);
+      // Only ours: a generated ID that names somebody else's workflow is left alone.
+      if (desc?.taskQueue === stack.queues.control && desc.status.name === 'RUNNING')
+        await handle.terminate('fuzz test done').catch(() => undefined);
+    }
+    await app?.close();
+    await stack?.stop();
+  });
+
+  const lifecycleId = fc.oneof(
+    fc.constant(`lifecycle/${model}/k1`),
+    fc.tuple(segment, segment).map(([m, k]) => `lifecycle/${m}/${k}`),
+    fc.array(segment, { minLength: 1, maxLength: 6 }).map((s) => s.join('/')),
+  );
+  const name = fc.oneof(fc.constant(model), segment);
+  const version = fc.oneof(fc.constantFrom('1', '2', '3', '0', '-1', '01', '1.5', '999999999', '9999999999'), segment);
+  const alias = fc.oneof(fc.constantFrom('champion', 'challenger', 'staging'), segment);
+  const start = {
+    model,
+    repo: { url: '/srv/models/pm', ref: 'main', path: 'models/pm' },
+    dataset: { path: '/data/history.csv' },
+    params: { n: 1 },
+    holdout: { seed: 1, fraction: 0.2 },
+    key: 'k2',
+    trainTimeoutMinutes: 5,
+    shadow: { inputTopic: 't', stopAfter: { messages: 10 }, thresholds: { minAgreement: 0.9 } },
+  };
+  const get = (inputs: fc.Arbitrary<string>): fc.Arbitrary<FuzzInput> =>
+    fc.tuple(inputs, strayBody).map(([url, b]) => ({ url, ...b }));
+
+  const routes: RouteFuzz[] = [
+    { method: 'GET', route: '/healthz', access: 'public', inputs: get(query(['x']).map((q) => `/healthz${q}`)) },
+    {
+      method: 'POST',
+      route: '/v1/lifecycles',
+      access: 'operator',
+      inputs: fc.tuple(query(['x']), jsonBodies(start)).map(([q, b]) => ({ url: `/v1/lifecycles${q}`, ...b })),
+    },
+    {
+      method: 'POST',
+      route: '/v1/lifecycles/*',
+      access: 'operator',
+      inputs: fc
+        .tuple(lifecycleId, fc.constantFrom('/abort', '/abort', '', '/x', '/abort/'), jsonBodies({ reason: 'fuzz' }))
+        .map(([id, tail, b]) => ({ url: `/v1/lifecycles/${id}${tail}`, ...b })),
+    },
+    {
+      method: 'GET',
+      route: '/v1/lifecycles/*',
+      access: 'viewer',
+      inputs: get(lifecycleId.map((id) => `/v1/lifecycles/${id}`)),
+    },
+    {
+      method: 'GET',
+      route: '/v1/models',
+      access: 'viewer',
+      inputs: get(query(['limit']).map((q) => `/v1/models${q}`)),
+    },
+    { method: 'GET', route: '/v1/models/:name', access: 'viewer', inputs: get(name.map((n) => `/v1/models/${n}`)) },
+    {
+      method: 'GET',
+      route: '/v1/models/:name/versions',
+      access: 'viewer',
+      inputs: get(name.map((n) => `/v1/models/${n}/versions`)),
+    },
+    {
+      method: 'GET',
+      route: '/v1/models/:name/versions/:version',
+      access: 'viewer',
+      inputs: get(fc.tuple(name, version).map(([n, v]) => `/v1/models/${n}/versions/${v}`)),
+    },
+    {
+      method: 'GET',
+      route: '/v1/models/:name/runs',
+      access: 'viewer',
+      inputs: get(name.map((n) => `/v1/models/${n}/runs`)),
+    },
+    {
+      method: 'PUT',
+      route: '/v1/models/:name/aliases/:alias',
+      access: 'operator',
+      inputs: fc
+        .tuple(name, alias, jsonBodies({ version: 1, reason: 'fuzz' }))
+        .map(([n, a, b]) => ({ url: `/v1/models/${n}/aliases/${a}`, ...b })),
+    },
+    {
+      method: 'DELETE',
+      route: '/v1/models/:name/aliases/:alias',
+      access: 'operator',
+      inputs: fc
+        .tuple(name, alias, query(['reason']), strayBody)
+        .map(([n, a, q, b]) => ({ url: `/v1/models/${n}/aliases/${a}${q}`, ...b })),
+    },
+    {
+      method: 'GET',
+      route: '/v1/models/:name/history',
+      access: 'viewer',
+      inputs: get(
+        fc
+          .tuple(
+            name,
+            fc.oneof(
+              query(['at']),
+              fc
+                .date({ noInvalidDate: false })
+                .map((d) => `?at=${encodeURIComponent(Number.isNaN(d.getTime()) ? 'NaN' : d.toISOString())}`),
+            ),
+          )
+          .map(([n, q]) => `/v1/models/${n}/history${q}`),
+      ),
+    },
+    {
+      method: 'GET',
+      route: '/v1/runs/compare',
+      access: 'viewer',
+      inputs: get(
+        fc
+          .oneof(
+            query(['ids']),
+            fc
+              .array(fc.oneof(fc.constant(`lifecycle/${model}/k1/train`), segment), { maxLength: 30 })
+              .map((ids) => `?ids=${ids.join(',')}`),
+          )
+          .map((q) => `/v1/runs/compare${q}`),
+      ),
+    },
+    {
+      method: 'GET',
+      route: '/v1/runs/*',
+      access: 'viewer',
+      inputs: get(
+        fc
+          .oneof(
+            lifecycleId.map((id) => `${id}/train`),
+            lifecycleId,
+          )
+          .map((id) => `/v1/runs/${id}`),
+      ),
+    },
+  ];
+
+  it('covers every route the API declares', () => {
+    expect(routes.map((r) => `${r.method} ${r.route} ${r.access}`).sort()).toEqual(
+      routeSamples.map((r) => `${r.method} ${r.route} ${r.access}`).sort(),
+    );
+  });
+
+  it('refuses a valid start whose params nest thousands deep with a 400, starting nothing', async () => {
+    const before = counted.counts.starts;
+    for (const depth of [33, 5000, 100_000]) {
+      const deep = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const start = `"model":"${model}","repo":{"url":"/srv/m","ref":"main"},"dataset":{"path":"/d.csv"}`;
+      const payload = `{${start},"params":{"x":${deep}}}`;
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/lifecycles',
+        headers: { ...as('tester'), 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'InvalidInput',
+        field: 'body',
+        message: 'body: nests arrays and objects more than 32 levels deep',
+      });
+    }
+    expect(counted.counts.starts).toBe(before);
+  });
+
+  const headersFor = (variant: AuthVariant, access: Role | 'public', junk: string): Record<string, string> => {
+    switch (variant) {
+      case 'none':
+        return {};
+      case 'invalid':
+        return { authorization: junk };
+      case 'weak role':
+        return as(access === 'operator' ? 'only-viewer' : 'only-operator');
+      case 'valid':
+        return as(access === 'operator' ? 'only-operator' : 'only-viewer');
+    }
+  };
+
+  const junkAuthorization = fc.oneof(
+    fc.string({ unit: 'grapheme-ascii', maxLength: 80 }).map((s) => `Bearer ${s}`),
+    fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `Bearer mloop_${Buffer.from(b).toString('base64url')}`),
+    fc.constantFrom('Bearer', 'Basic dGVzdGVyOnNlY3JldA==', 'bearer  ', `Bearer ${'x'.repeat(600)}`, 'Token abc'),
+  );
+
+  it.each(routes.map((r) => [`${r.method} ${r.route}`, r] as const))(
+    'answers %s with 4xx and a JSON error to bad input, never 5xx, and changes nothing without the right token',
+    async (label, route) => {
+      const seen: Record<AuthVariant, Record<number, number>> = { none: {}, invalid: {}, 'weak role': {}, valid: {} };
+      let sent = 0;
+      await fc.assert(
+        fc.asyncProperty(route.inputs, junkAuthorization, async (input, junk) => {
+          sent++;
+          for (const variant of authVariants) {
+            const before = { ...counted.counts, moves: (await registry.aliasHistory(model)).length };
+            const res = await app.inject({
+              method: route.method,
+              url: input.url,
+              headers: {
+                ...headersFor(variant, route.access, junk),
+                ...(input.contentType ? { 'content-type': input.contentType } : {}),
+              },
+              ...(input.payload !== undefined ? { payload: input.payload } : {}),
+            });
+            seen[variant][res.statusCode] = (seen[variant][res.statusCode] ?? 0) + 1;
+            const sentText = `${route.method} ${input.url.slice(0, 300)} ${String(input.payload).slice(0, 300)}`;
+            const what = `${variant}: ${sentText} → ${res.statusCode} ${res.body.slice(0, 300)}`;
+            expect(res.statusCode, what).toBeLessThan(500);
+            if (res.statusCode >= 400) {
+              expect(res.headers['content-type'], what).toMatch(/^application\/json/);
+              const body = res.json<{ error: unknown; message: unknown }>();
+              expect(typeof body.error, what).toBe('string');
+              expect(typeof body.message, what).toBe('string');
+            }
+            if (variant !== 'valid' && route.access !== 'public') {
+              expect(res.statusCode, what).toBeGreaterThanOrEqual(400);
+              const after = { ...counted.counts, moves: (await registry.aliasHistory(model)).length };
+              expect(after, what).toEqual(before);
+            }
+            if (variant === 'valid' && route.route === '/v1/lifecycles' && res.statusCode === 202) {
+              started.add(res.json<{ id: string }>().id);
+              startedRuns.add(res.json<{ runId: string }>().runId);
+            }
+          }
+        }),
+        { numRuns: runsPerRoute, seed: process.env.MLOOP_FUZZ_SEED ? Number(process.env.MLOOP_FUZZ_SEED) : undefined },
+      );
+      const row: Record<string, string | number> = { route: label, inputs: sent };
+      for (const v of authVariants) {
+        row[v] = Object.entries(seen[v])
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ');
+      }
+      table.push(row);
+      console.log(`${label}: ${sent} inputs; ${authVariants.map((v) => `${v}: ${row[v]}`).join('; ')}`);
+      expect(sent).toBeGreaterThanOrEqual(runsPerRoute);
+    },
+    300_000,
+  );
+
+  it('started workflows only for requests with a valid operator token', async () => {
+    // Every lifecycle run the server has on this test's queue is one a valid request was answered with (202).
+    const listed: string[] = [];
+    const query = `WorkflowType = "modelLifecycle" AND TaskQueue = "${stack.queues.control}"`;
+    for await (const w of stack.client.workflow.list({ query })) listed.push(w.runId);
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.filter((runId) => !startedRuns.has(runId))).toEqual([]);
+    console.log(
+      `lifecycle runs on the server: ${listed.length}, each answered (202) to a valid operator token;`,
+      `IDs: ${started.size}`,
+    );
+  });
+});
