@@ -5,6 +5,7 @@ import type {
   DeployResources,
   DeployStatus,
   Environment,
+  RetireDeploymentInput,
   ReleaseRef,
   RuntimeBackend,
   VersionRef,
@@ -34,6 +35,8 @@ export interface ReleaseManager {
   /** Takes the release out of its endpoint (if it is there) and stops and removes its servers. */
   stop(release: ReleaseRef): Promise<void>;
   find(model: string, environment: Environment, version: number): Promise<ReleaseRef | null>;
+  /** Stops every release of the environment and takes its endpoint out of service; says how many ran. */
+  retire(model: string, environment: Environment): Promise<number>;
 }
 
 export interface DeployActivityDeps {
@@ -73,6 +76,26 @@ export const createDeployActivities = (deps: DeployActivityDeps) =>
     async retireRelease(input: { model: string; environment: Environment; version: number }): Promise<void> {
       const release = await deps.releases.find(input.model, input.environment, input.version);
       if (release) await deps.releases.stop(release);
+    },
+
+    async retireEnvironment(input: { model: string; environment: Environment }): Promise<number> {
+      return deps.releases.retire(input.model, input.environment);
+    },
+
+    async recordRetirement(input: RetireDeploymentInput): Promise<void> {
+      const { workflowId, runId, activityId } = executionKeys();
+      await deps.registry.recordDeploymentEvent({
+        key: `${workflowId}/${runId}/${activityId}`,
+        model: input.model,
+        environment: input.environment,
+        version: input.version,
+        outcome: 'retired',
+        endpoint: null,
+        by: input.by,
+        decision: null,
+        status: input,
+        workflowId,
+      });
     },
 
     /** Why the version may not be promoted: a failed shadow test. Unknown versions are NotFound. */

@@ -340,3 +340,15 @@ export const rejectPromotionUpdate = defineUpdate<PromotionDecision, [PromotionD
 export const promotionDecidedSignal = defineSignal<[PromotionDecision]>('promotionDecided');
 /** A deploy child reports its phase to its lifecycle, so the lifecycle's validators and status know it. */
 export const deployProgressSignal = defineSignal<[DeployStatus]>('deployProgress');
+
+export interface RetireDeploymentInput {
+  model: string;
+  environment: Environment;
+  /** The version the environment served when retirement was asked for, for the audit. */
+  version: number;
+  by: string;
+  reason?: string;
+}
+
+export const retireWorkflowId = (model: string, environment: Environment, key: string): string =>
+  `retire/${model}/${environment}/${key}`;

@@ -55,6 +55,13 @@ export class RecordingReleases implements ReleaseManager {
     this.log.push(`stop ${release.name}`);
   }
 
+  async retire(model: string, environment: Environment): Promise<number> {
+    const mine = [...this.running.values()].filter((r) => r.model === model && r.environment === environment);
+    for (const release of mine) await this.stop(release);
+    this.routed.delete(`${model}/${environment}`);
+    return mine.length;
+  }
+
   async find(model: string, environment: Environment, version: number): Promise<ReleaseRef | null> {
     return this.running.get(`${model}-${environment}-v${version}`) ?? null;
   }
