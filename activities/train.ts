@@ -35,7 +35,12 @@ export interface RunTrainingInput {
   timeoutMinutes: number;
 }
 
-export type RunTrainingResult = Omit<TrainOutcome, 'artifact'> & { artifactDigest: string; artifactSize: number };
+export type RunTrainingResult = Omit<TrainOutcome, 'artifact' | 'profile'> & {
+  artifactDigest: string;
+  artifactSize: number;
+  /** The reference profile (drift checks), content-addressed in the artifact store like the artifact. */
+  profileDigest: string;
+};
 
 export interface EvaluateVersionInput {
   repoUrl: string;
@@ -80,8 +85,9 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
     },
 
     /**
-     * Runs the model's training entrypoint at the pinned commit and stores the artifact by its
-     * sha256. Progress goes to heartbeats (so a dead worker is noticed) and to the lifecycle.
+     * Runs the model's training entrypoint at the pinned commit and stores the artifact and its
+     * reference profile by their sha256. Progress goes to heartbeats (so a dead worker is noticed)
+     * and to the lifecycle.
      */
     async runTraining(input: RunTrainingInput): Promise<RunTrainingResult> {
       const ctx = Context.current();
@@ -110,9 +116,11 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
             clearInterval(beat);
             await reporter.flush();
           }
-          const { artifact, ...rest } = outcome;
+          const { artifact, profile, ...rest } = outcome;
           const stored = await deps.artifacts.put(path.join(scratch, 'out', artifact));
-          return { ...rest, artifactDigest: stored.digest, artifactSize: stored.sizeBytes };
+          const storedProfile = await deps.artifacts.put(path.join(scratch, 'out', profile));
+          const digests = { artifactDigest: stored.digest, profileDigest: storedProfile.digest };
+          return { ...rest, ...digests, artifactSize: stored.sizeBytes };
         }),
       );
     },

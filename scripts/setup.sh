@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
-# CLI, Kafka's jars, the Python venv and the Docker engine. Downloads and builds are cached in
-# $MLOOP_CACHE (~/.cache/mloop by default), so a second run only checks.
+# CLI, Kafka's jars, the Python venv, the Docker engine and Chromium (for the report tests).
+# Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a second run
+# only checks.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
+source "$MLOOP_ROOT/scripts/lib/chromium.sh"
 
 check_toolchains() {
   need_cmd node "install Node.js 20.19 or newer"
@@ -74,4 +76,5 @@ timed install_python_venv
 timed temporal_install
 timed kafka_install
 timed docker_install
+timed chromium_install
 log "setup complete in $((SECONDS - t_setup))s"

@@ -37,6 +37,8 @@ step() {
 }
 reports="$MLOOP_DATA/reports"
 mkdir -p "$reports"
+# Files tests keep for people to look at (e.g. the drift report's screenshot), unless the caller chose a place.
+export MLOOP_TEST_ARTIFACTS="${MLOOP_TEST_ARTIFACTS:-$reports/artifacts}"
 step "typecheck" npx tsc --noEmit
 step "lint" npx eslint .
 step "python runtime tests" "$MLOOP_PYTHON" -m pytest -q python/tests --junitxml="$reports/pytest.xml"

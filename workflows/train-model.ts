@@ -103,6 +103,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     metrics: trained.metrics,
     // Shadow tests of the version score the class its training metrics are of.
     positiveClass: trained.positive_class ?? null,
+    profileDigest: trained.profileDigest,
     createdBy: input.requestedBy,
   });
 

@@ -28,6 +28,8 @@ export type RuntimeEvent =
 
 export interface TrainOutcome {
   artifact: string;
+  /** The reference profile for drift checks, written next to the artifact. */
+  profile: string;
   metrics: Record<string, number | null>;
   rows: { train: number; holdout: number };
   params: Record<string, unknown>;
@@ -102,6 +104,11 @@ export class PythonRuntime {
     const args = ['evaluate', '--model-dir', req.modelDir, '--artifact', req.artifact, '--dataset', req.dataset];
     args.push('--seed', String(req.seed), '--holdout-fraction', String(req.holdoutFraction));
     return (await this.run(args, req.modelDir, control)) as unknown as EvaluateOutcome;
+  }
+
+  /** Runs another runtime command (e.g. `drift`) under the same supervision; resolves to its `result` event. */
+  async command(args: string[], cwd: string, control: RunControl = {}): Promise<Record<string, unknown>> {
+    return this.run(args, cwd, control);
   }
 
   private async run(args: string[], cwd: string, { onEvent = () => {}, signal, timeoutMs }: RunControl): Promise<Record<string, unknown>> {

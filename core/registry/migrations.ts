@@ -103,7 +103,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('model_versions').addColumn('positive_class_json', 'text').execute();
     },
   },
-  '0005_deployment_events': {
+  '0005_reference_profiles': {
+    async up(db: Kysely<unknown>) {
+      // The drift reference kept at training time (an artifact-store digest); null for versions before it.
+      await db.schema.alterTable('model_versions').addColumn('profile_digest', 'text').execute();
+    },
+  },
+  '0006_deployment_events': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('deployment_events')

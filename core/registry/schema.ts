@@ -33,6 +33,8 @@ export interface ModelVersionsTable extends LineageColumns {
   training_run_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON of the positive class its metrics are of (binary classification); null when there is none. */
   positive_class_json: ColumnType<string | null, string | null | undefined, never>;
+  /** The reference profile's digest in the artifact store (drift checks); null for versions trained before profiles. */
+  profile_digest: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** One row per training run (an experiment), whether or not it passed its gates. */

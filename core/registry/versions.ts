@@ -23,14 +23,17 @@ export interface NewModelVersion extends Lineage {
   runId: string;
   /** The training run (see `recordRun`) this version came from; linked both ways when given. */
   trainingRunId?: string;
+  /** The reference profile written at training time, stored in the artifact store (drift checks compare with it). */
+  profileDigest?: string;
   idempotencyKey: string;
   createdBy: string;
 }
 
-export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId' | 'positiveClass'> {
+export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId' | 'positiveClass' | 'profileDigest'> {
   version: number;
   positiveClass: PositiveClass;
   trainingRunId: string | null;
+  profileDigest: string | null;
   createdAt: string;
 }
 
@@ -56,6 +59,7 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
         version,
         artifact_digest: v.artifactDigest,
         artifact_size: v.artifactSize,
+        profile_digest: v.profileDigest ?? null,
         ...lineageColumns(v),
         workflow_id: v.workflowId,
         run_id: v.runId,
@@ -99,6 +103,7 @@ function toModelVersion(r: Selectable<ModelVersionsTable>): ModelVersion {
     runId: r.run_id,
     trainingRunId: r.training_run_id,
     positiveClass: r.positive_class_json === null ? null : positiveClass(parseJson<unknown>(r.positive_class_json)),
+    profileDigest: r.profile_digest,
     createdBy: r.created_by,
     createdAt: r.created_at,
   };

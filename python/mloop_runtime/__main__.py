@@ -1,4 +1,4 @@
-"""Process entry: `python -m mloop_runtime train|evaluate|serve ...`.
+"""Process entry: `python -m mloop_runtime train|evaluate|serve|drift ...`.
 
 Sets up what only makes sense for a whole process (and so is not in cli.main, which
 tests call in-process): a fixed hash seed, a protocol stream nobody else can write to,

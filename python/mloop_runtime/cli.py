@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from .drift_command import DriftOptions, run_drift
 from .entrypoints import traceback_tail
 from .errors import INTERNAL_ERROR_EXIT_CODE, INTERNAL_ERROR_KIND, RuntimeFailure, UsageError
 from .evaluate_command import EvaluateOptions, run_evaluate
@@ -26,14 +27,20 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _params_json(text: str) -> dict[str, object]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"max_depth\": 3}'")
-    return value
+def _json_object(example: str) -> Callable[[str], dict[str, object]]:
+    def parse(text: str) -> dict[str, object]:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{example}'")
+        return value
+
+    return parse
+
+
+_params_json = _json_object('{"max_depth": 3}')
 
 
 def _bounded_int(low: int, high: int, rule: str) -> Callable[[str], int]:
@@ -134,11 +141,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
     serve.add_argument("--log-requests", action="store_true", help="log each request to stderr")
+
+    drift = commands.add_parser("drift", help="compare current data with a version's reference profile")
+    drift.add_argument("--profile", required=True, type=Path, help="reference-profile.json written by train")
+    drift.add_argument("--current", required=True, type=Path, help="CSV, Parquet or JSON-lines file of records")
+    drift.add_argument(
+        "--out", required=True, type=Path, help="output directory for report.json and report.html; must not exist"
+    )
+    drift.add_argument(
+        "--options",
+        type=_json_object('{"drift_share": 0.3}'),
+        default={},
+        help="JSON object over the profile's monitoring settings (same keys as mloop.yaml's monitoring)",
+    )
+    drift.add_argument("--prediction-column", default="prediction", help="column of the model's predictions")
+    drift.add_argument("--probability-column", default="probability", help="column of the positive class's probability")
     return parser
 
 
-def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions | ServeOptions:
+def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions | ServeOptions | DriftOptions:
     args = build_parser().parse_args(argv)
+    if args.command == "drift":
+        return DriftOptions(
+            profile=args.profile.resolve(),
+            current=args.current.resolve(),
+            out=args.out.resolve(),
+            overrides=args.options,
+            prediction_column=args.prediction_column,
+            probability_column=args.probability_column,
+        )
     if args.command == "serve":
         return ServeOptions(
             model_dir=args.model_dir.resolve(),
@@ -187,6 +218,8 @@ def main(argv: Sequence[str] | None = None, protocol_stream: TextIO | None = Non
         with user_output_captured(writer):
             if isinstance(options, EvaluateOptions):
                 result = run_evaluate(options, writer)
+            elif isinstance(options, DriftOptions):
+                result = run_drift(options, writer)
             else:
                 result = run_train(options, writer)
     except RuntimeFailure as failure:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .dataset_split import SplitDataset
 from .manifest import Manifest
-from .metrics import compute_metrics, parse_predict_output, positive_class
+from .metrics import PredictOutput, compute_metrics, parse_predict_output, positive_class
 from .protocol import ProtocolWriter
 from .user_calls import call_user, seed_global_rngs
 
@@ -32,6 +32,18 @@ def score_holdout(
     writer: ProtocolWriter,
 ) -> dict[str, float | None]:
     """Emits the `evaluate` progress events; returns the metrics named in the manifest."""
+    return score_holdout_with_output(manifest, predict, model, split, seed, writer)[0]
+
+
+def score_holdout_with_output(
+    manifest: Manifest,
+    predict: Callable[..., Any],
+    model: Any,
+    split: SplitDataset,
+    seed: int,
+    writer: ProtocolWriter,
+) -> tuple[dict[str, float | None], PredictOutput]:
+    """`score_holdout`, also returning predict's output (train keeps it in the reference profile)."""
     x_holdout, y_holdout = split.dataset.take(split.holdout_positions)
     started = time.monotonic()
     writer.progress("evaluate", "started", rows=len(x_holdout))
@@ -46,4 +58,4 @@ def score_holdout(
     output = parse_predict_output(raw_output, len(x_holdout), classes, positive)
     metrics = compute_metrics(manifest.task, manifest.metrics, y_holdout, output, classes, positive)
     writer.progress("evaluate", "done", rows=len(x_holdout), seconds=round(time.monotonic() - started, 3))
-    return metrics
+    return metrics, output

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import yaml
 
+from .drift_config import MonitoringConfig, validate_monitoring
 from .entrypoints import Entrypoint
 from .errors import InvalidManifest
 from .manifest_features import FEATURE_TYPES, Feature, FeatureType, validate_features
@@ -41,7 +42,7 @@ SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch
 SLUG_MAX_LENGTH = 63
 
 REQUIRED_FIELDS = ("name", "task", "train", "predict", "features", "target")
-OPTIONAL_FIELDS = ("params", "metrics", "gates", "positive_class")
+OPTIONAL_FIELDS = ("params", "metrics", "gates", "positive_class", "monitoring")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Manifest:
     # Binary classification: the class precision, recall, f1 and roc_auc are of; default the
     # larger of the two (see metrics.positive_class).
     positive_class: str | int | None = None
+    # How drift checks judge this model (drift_config.py); stored with the reference profile.
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @property
     def model_dir(self) -> Path:
@@ -238,6 +241,7 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
     )
 
     positive = _positive_class(raw.get("positive_class"), task, problems)
+    monitoring = validate_monitoring(raw.get("monitoring"), features, task, problems)
 
     problems.raise_if_any()
     # Every value below has been validated above (else raise_if_any raised).
@@ -253,4 +257,5 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         metrics=metrics,
         gates=gates,
         positive_class=positive,
+        monitoring=monitoring,
     )

@@ -1,4 +1,5 @@
-"""The `train` command: manifest -> dataset -> holdout split -> user train -> metrics -> artifact."""
+"""The `train` command: manifest -> dataset -> holdout split -> user train -> metrics -> artifact
+and reference profile."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import joblib
 from .dataset_split import load_and_split
 from .entrypoints import describe_exception, load_entrypoint, traceback_tail, user_modules_importable
 from .errors import TrainingFailed
-from .holdout_scoring import score_holdout, split_positive_class
+from .holdout_scoring import score_holdout_with_output, split_positive_class
 from .manifest import load_manifest
 from .output_dir import StagedOutputDir, check_output_target
+from .profile_build import PROFILE_FILENAME, build_profile, write_profile
 from .protocol import ProtocolWriter, json_safe
 from .user_calls import call_user, seed_global_rngs
 
@@ -64,7 +66,12 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
             )
         writer.progress("train", "done", rows=len(x_train), seconds=round(time.monotonic() - started, 3))
 
-        metrics = score_holdout(manifest, predict, model, split, options.seed, writer)
+        metrics, holdout_output = score_holdout_with_output(manifest, predict, model, split, options.seed, writer)
+
+        started = time.monotonic()
+        writer.progress("profile", "started", rows=len(x_train))
+        profile = build_profile(manifest, x_train, y_train, holdout_output, split.dataset.classes, options.seed)
+        writer.progress("profile", "done", rows=len(x_train), seconds=round(time.monotonic() - started, 3))
 
         writer.progress("save", "started", rows=len(x_train))
         with StagedOutputDir(options.out) as staged:
@@ -76,6 +83,7 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
                     f"the model returned by train could not be pickled: {describe_exception(exc)}",
                     traceback_tail=traceback_tail(exc),
                 ) from exc
+            write_profile(staged.path / PROFILE_FILENAME, profile)
             (staged.path / METRICS_FILENAME).write_text(
                 json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8"
             )
@@ -84,6 +92,7 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
 
     return {
         "artifact": ARTIFACT_FILENAME,
+        "profile": PROFILE_FILENAME,
         "metrics": metrics,
         "rows": {"train": len(x_train), "holdout": len(split.holdout_positions)},
         "params": params,

@@ -213,7 +213,7 @@ def test_empty_out_dir_is_replaced(tmp_path: Path, regressor_dir: Path, regressi
     out.mkdir()
 
     assert run_in_process(train_args(regressor_dir, regression_csv, out)).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.joblib"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.joblib", "reference-profile.json"]
 
 
 def test_model_dirs_do_not_leak_modules_between_runs(

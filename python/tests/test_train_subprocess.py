@@ -62,6 +62,8 @@ def test_classification_happy_path(tmp_path: Path, classification_csv: Path) -> 
         ("train", "done"),
         ("evaluate", "started"),
         ("evaluate", "done"),
+        ("profile", "started"),
+        ("profile", "done"),
         ("save", "started"),
         ("save", "done"),
     ]
