@@ -11,6 +11,8 @@ export const errorCodes = {
   TrainingFailed: { retryable: false, httpStatus: 422 },
   EvaluationFailed: { retryable: false, httpStatus: 422 },
   ShadowTestFailed: { retryable: false, httpStatus: 422 },
+  // A model server that does not start, answer its health check or pass its smoke inference.
+  DeploymentFailed: { retryable: false, httpStatus: 422 },
   NotFound: { retryable: false, httpStatus: 404 },
   Conflict: { retryable: false, httpStatus: 409 },
   ToolchainMissing: { retryable: false, httpStatus: 500 },
