@@ -418,8 +418,11 @@ export class HaproxyProxy {
       }
       const fresh = now && now.current.length > 0 && !now.current.some((p) => before.current.includes(p));
       const loaded = now && now.reloads > before.reloads && fresh;
-      if (loaded && (!expectBackend || (await this.api.hasBackend(expectBackend).catch(() => false)))) return;
+      if (loaded && (!expectBackend || (await this.api.hasBackend(expectBackend).catch(() => false)))) break;
       if (Date.now() > deadline) throw new Error('HAProxy did not finish reloading within 30 s');
     }
+    // The old worker still routes its requests in flight by the old server states, which the
+    // runtime API no longer reaches: let it finish before the next switch.
+    while (Date.now() < deadline && (await this.api.processes()).old.length > 0) await sleep(100);
   }
 }

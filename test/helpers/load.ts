@@ -6,6 +6,12 @@ export interface LoadReport {
   byVersion: Record<string, number>;
 }
 
+const describe = (err: unknown): string => {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as (Error & { code?: string }) | undefined;
+  return cause ? `${err.message}: ${cause.code ?? ''} ${cause.message}`.trim() : err.message;
+};
+
 /**
  * Sends requests one after another from `workers` loops until `stop()` is called (or after
  * `maxRequests`), counting failures: a network error, a non-2xx status, or a body without a
@@ -29,7 +35,7 @@ export function continuousRequests(
         report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
       } catch (err) {
         report.failed += 1;
-        if (report.failures.length < 10) report.failures.push(err instanceof Error ? err.message : String(err));
+        if (report.failures.length < 10) report.failures.push(describe(err));
       }
     }
   };
