@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
     serve.add_argument("--log-requests", action="store_true", help="log each request to stderr")
+    serve.add_argument(
+        "--pid-file",
+        type=Path,
+        default=None,
+        help="for deployments: write the pid here and keep serving when the starting process exits",
+    )
     return parser
 
 
@@ -148,6 +154,7 @@ def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions | Serve
             host=args.host,
             port=args.port,
             log_requests=args.log_requests,
+            pid_file=args.pid_file.resolve() if args.pid_file else None,
         )
     if args.command == "evaluate":
         return EvaluateOptions(
