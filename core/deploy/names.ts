@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { invalidInput } from '../errors';
 
 /** One deployment: a model served for one environment behind one stable endpoint. */
@@ -57,6 +56,3 @@ export function instanceName(scope: string, id: InstanceId): string {
   checkInstanceId(id);
   return `mloop-${scope}.${id.model}.${id.environment}.v${id.version}.r${id.replica}`;
 }
-
-/** The default scope of an installation: a short hash of its data directory. */
-export const defaultScope = (dataDir: string): string => createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
