@@ -28,7 +28,7 @@ export interface StartReleaseInput {
  */
 export interface ReleaseManager {
   start(input: StartReleaseInput, onProgress: (note: string) => void): Promise<ReleaseRef>;
-  /** Ready within the timeout, then one smoke inference answered by the right version; throws DeployCheckFailed. */
+  /** Ready within the timeout, then one smoke inference answered by the right version; throws DeploymentFailed. */
   check(release: ReleaseRef, timeoutSeconds: number): Promise<void>;
   /** Sends the environment's traffic to the release, drains the servers it replaces and says which release that was. */
   route(release: ReleaseRef): Promise<{ endpoint: string; previous: ReleaseRef | null }>;

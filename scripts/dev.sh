@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dev service manager: `mloop dev up|down|status`.
-#   up [--no-app] [--docker]   start Temporal, Kafka (and dockerd), then the worker and API;
+#   up [--no-app] [--docker]   start Temporal, Kafka, the proxy (and dockerd), then the worker and API;
 #                              TEMPORAL_ADDRESS / KAFKA_BROKERS, when set, name servers to use instead
 #   down                       stop everything this data directory started
 #   status                     one line per service
@@ -9,6 +9,8 @@ source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
+source "$MLOOP_ROOT/scripts/lib/proxy.sh"
+source "$MLOOP_ROOT/scripts/lib/deployments.sh"
 source "$MLOOP_ROOT/scripts/lib/app.sh"
 
 usage() { echo "usage: mloop dev up [--no-app] [--docker] | down | status" >&2; exit 2; }
@@ -31,6 +33,7 @@ case "$cmd" in
     # Servers the user already runs are preferred over starting our own.
     if [ -n "${TEMPORAL_ADDRESS:-}" ]; then log "using Temporal at $TEMPORAL_ADDRESS"; else temporal_start; fi
     if [ -n "${KAFKA_BROKERS:-}" ]; then log "using Kafka at $KAFKA_BROKERS"; else kafka_start; fi
+    proxy_start
     [ "$with_docker" = 1 ] && docker_start
     [ "$with_app" = 1 ] && app_start
     trap - ERR
@@ -38,6 +41,8 @@ case "$cmd" in
     ;;
   down)
     app_stop
+    deployment_processes_stop
+    proxy_stop
     docker_stop
     kafka_stop
     temporal_stop
@@ -46,6 +51,7 @@ case "$cmd" in
   status)
     temporal_status
     kafka_status
+    proxy_status
     docker_status
     app_status
     ;;

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
-# CLI, Kafka's jars, the Python venv, the Docker engine and Chromium (for the report tests).
-# Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a second run
-# only checks.
+# CLI, Kafka's jars, the Python venv, HAProxy, the Docker engine and Chromium (for the report
+# tests); with --docker also the base image tarball and the wheelhouse that model images are built
+# from. Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a second
+# run only checks.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
 source "$MLOOP_ROOT/scripts/lib/chromium.sh"
+source "$MLOOP_ROOT/scripts/lib/proxy.sh"
+source "$MLOOP_ROOT/scripts/lib/base-image.sh"
 
 check_toolchains() {
   need_cmd node "install Node.js 20.19 or newer"
@@ -69,12 +72,22 @@ timed() {
   "$@"
   log "   $1: $((SECONDS - t0))s"
 }
+with_docker_images=0
+for arg in "$@"; do
+  case "$arg" in
+    --docker) with_docker_images=1 ;;
+    *) die "usage: scripts/setup.sh [--docker]" ;;
+  esac
+done
+
 t_setup=$SECONDS
 check_toolchains
 timed install_node_modules
 timed install_python_venv
 timed temporal_install
 timed kafka_install
+timed proxy_install
 timed docker_install
 timed chromium_install
+if [ "$with_docker_images" = 1 ]; then timed base_image_prepare; fi
 log "setup complete in $((SECONDS - t_setup))s"

@@ -4,17 +4,17 @@
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
-bash "$MLOOP_ROOT/scripts/setup.sh" || exit 1
+bash "$MLOOP_ROOT/scripts/setup.sh" --docker || exit 1
 
 MLOOP_DATA=$(mktemp -d "${TMPDIR:-/tmp}/mloop-test.XXXXXX")
 export MLOOP_DATA
 export MLOOP_PYTHON="$MLOOP_CACHE/venv/bin/python"
 # The test stack runs beside whatever else is up (the example's stack from the first README
 # command among them): every server gets a free port of its own unless the caller named one.
-for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT; do
+for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT MLOOP_PROXY_PORT; do
   [ -n "${!var:-}" ] || export "$var=$(free_port)"
 done
-log "test stack ports: temporal $TEMPORAL_PORT, web ui $TEMPORAL_UI_PORT, kafka $KAFKA_PORT/$KAFKA_CONTROLLER_PORT, api $MLOOP_API_PORT"
+log "test stack ports: temporal $TEMPORAL_PORT, web ui $TEMPORAL_UI_PORT, kafka $KAFKA_PORT/$KAFKA_CONTROLLER_PORT, api $MLOOP_API_PORT, proxy $MLOOP_PROXY_PORT"
 
 finish() {
   local rc=$?

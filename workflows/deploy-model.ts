@@ -29,7 +29,7 @@ import { promotionDecision, validatePromotionDecision, type PromotionGateState }
 
 type DeployActivities = ReturnType<typeof createDeployActivities>;
 
-const nonRetryableErrorTypes = ['InvalidInput', 'InvalidManifest', 'NotFound', 'DeployCheckFailed'];
+const nonRetryableErrorTypes = ['InvalidInput', 'InvalidManifest', 'NotFound', 'DeploymentFailed'];
 
 /**
  * Stage 4: deploy a version to staging and check it (ready, then a smoke inference); for

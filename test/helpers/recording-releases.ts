@@ -36,7 +36,7 @@ export class RecordingReleases implements ReleaseManager {
   async check(release: ReleaseRef): Promise<void> {
     this.log.push(`check ${release.name}`);
     if (this.failingChecks.has(release.version)) {
-      throw new MloopError('DeployCheckFailed', `smoke inference on ${release.name} failed: the model raised an error`);
+      throw new MloopError('DeploymentFailed', `smoke inference on ${release.name} failed: the model raised an error`);
     }
   }
 
