@@ -1,12 +1,12 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import path from 'node:path';
 import type { ArtifactStore } from '../core/artifacts/store';
 import { resolveRanges } from '../core/data/topic-snapshot';
 import type { GitCheckouts } from '../core/git/checkout';
 import type { KafkaPort } from '../core/kafka/adapter';
 import type { PythonRuntimeOptions } from '../core/python/runtime';
 import type { Registry } from '../core/registry/registry';
+import { modelDirIn } from '../core/security/allowed-roots';
 import { KServeClient, type FeatureSpec } from '../core/serving/kserve-client';
 import { judgeShadow, type ShadowJudgement, type ShadowThresholds } from '../core/shadow/thresholds';
 import { startModelServer, type RunningModelServer } from '../core/serving/model-server';
@@ -59,7 +59,8 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
           server = await startModelServer({
             python: deps.python.python,
             runtimeDir: deps.python.runtimeDir,
-            modelDir: path.join(checkout, v.repoPath),
+            ...(deps.python.runnerUser ? { runnerUser: deps.python.runnerUser } : {}),
+            modelDir: await modelDirIn(checkout, v.repoPath, 'repoPath'),
             artifact: deps.artifacts.pathOf(v.artifactDigest),
             modelName: model,
             modelVersion: String(v.version),

@@ -8,6 +8,7 @@ import { MloopError } from '../core/errors';
 import type { GitCheckouts } from '../core/git/checkout';
 import type { KafkaPort } from '../core/kafka/adapter';
 import type { EvaluateOutcome, PythonRuntime, RuntimeEvent, TrainOutcome } from '../core/python/runtime';
+import { modelDirIn, resolveUnderRoots } from '../core/security/allowed-roots';
 import type { DatasetRef, HoldoutSpec, PreparedDataset } from '../workflows/definitions';
 import { withFailureMapping } from './failures';
 import { ProgressReporter } from './progress';
@@ -22,6 +23,8 @@ export interface TrainActivityDeps {
   temporal: Client;
   /** Scratch space for checkouts and run outputs; each attempt cleans up after itself. */
   workDir: string;
+  /** Where local datasets may be read from (dataset snapshots are always allowed). */
+  allowedRoots: readonly string[];
 }
 
 export interface RunTrainingInput {
@@ -55,6 +58,9 @@ const datasetExtensions = ['.csv', '.parquet'];
 
 export const createTrainActivities = (deps: TrainActivityDeps) => {
   const { withScratch, withCheckout } = createWorkspace(deps);
+  // Checked again here: a workflow started through Temporal directly never met the API's checks.
+  const checkDataset = (p: string, field: string): Promise<string> =>
+    resolveUnderRoots(p, [...deps.allowedRoots, deps.datasets.root], field);
 
   return withFailureMapping({
     /** Pins a branch, tag or SHA to the commit it names now. */
@@ -72,6 +78,7 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
         if (!datasetExtensions.includes(path.extname(dataset.path).toLowerCase())) {
           throw new MloopError('DatasetInvalid', `dataset.path: "${dataset.path}" is neither a .csv nor a .parquet file`, { field: 'dataset.path' });
         }
+        await resolveUnderRoots(dataset.path, deps.allowedRoots, 'dataset.path');
         return { path: dataset.path, uri: dataset.path, fingerprint: await fingerprintDataset(dataset.path) };
       }
       const spec = dataset.kafka;
@@ -92,14 +99,16 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
     async runTraining(input: RunTrainingInput): Promise<RunTrainingResult> {
       const ctx = Context.current();
       const reporter = new ProgressReporter(deps.temporal, input.lifecycleId);
+      await checkDataset(input.dataset.path, 'dataset.path');
       return withScratch((scratch) =>
         withCheckout(input.repoUrl, input.commitSha, scratch, async (checkout) => {
+          const modelDir = await modelDirIn(checkout, input.repoPath);
           const beat = setInterval(() => ctx.heartbeat({ phase: 'running' }), 5_000);
           let outcome: TrainOutcome;
           try {
             outcome = await deps.python.train(
               {
-                modelDir: path.join(checkout, input.repoPath),
+                modelDir,
                 dataset: input.dataset.path,
                 outDir: path.join(scratch, 'out'),
                 params: input.params,
@@ -131,11 +140,12 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
       if (!(await deps.artifacts.verify(input.artifactDigest))) {
         throw new MloopError('EvaluationFailed', `artifact ${input.artifactDigest} is missing or corrupt in the artifact store`);
       }
+      await checkDataset(input.datasetPath, 'datasetPath');
       return withScratch((scratch) =>
-        withCheckout(input.repoUrl, input.commitSha, scratch, (checkout) =>
+        withCheckout(input.repoUrl, input.commitSha, scratch, async (checkout) =>
           deps.python.evaluate(
             {
-              modelDir: path.join(checkout, input.repoPath),
+              modelDir: await modelDirIn(checkout, input.repoPath),
               artifact: deps.artifacts.pathOf(input.artifactDigest),
               dataset: input.datasetPath,
               seed: input.holdout.seed,

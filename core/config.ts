@@ -19,6 +19,10 @@ export interface MloopConfig {
   apiAllowedHosts: string[];
   auth: AuthConfig;
   deploy: DeployConfig;
+  /** Folders that local repositories and datasets must resolve into (MLOOP_ALLOWED_ROOTS, `:`-separated). */
+  allowedRoots: string[];
+  /** The unprivileged account model code runs as when the worker runs as root (MLOOP_RUNNER_USER). */
+  runnerUser: string;
 }
 
 /** Deployments: the proxy in front of them and how model images are built (core/deploy/). */
@@ -78,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
       wheelhouseDir: path.join(cacheDir, 'wheelhouse'),
       imagePython: env.MLOOP_IMAGE_PYTHON ?? '3.11',
     },
+    allowedRoots: allowedRoots(env.MLOOP_ALLOWED_ROOTS, [dataDir, path.join(repoRoot, 'examples')]),
+    runnerUser: env.MLOOP_RUNNER_USER ?? 'mloop-runner',
   };
 }
 
@@ -96,4 +102,13 @@ function allowedHosts(apiHost: string, extra: string | undefined): string[] {
     }
   }
   return [...new Set([...loopbackHosts, ...bound.map((h) => h.toLowerCase()), ...configured])];
+
+}
+
+function allowedRoots(value: string | undefined, defaults: string[]): string[] {
+  if (value === undefined || value.trim() === '') return defaults;
+  const roots = value.split(path.delimiter).map((r) => r.trim()).filter(Boolean);
+  const relative = roots.find((r) => !path.isAbsolute(r));
+  if (relative !== undefined) throw new Error(`MLOOP_ALLOWED_ROOTS: "${relative}" is not an absolute path`);
+  return roots;
 }

@@ -12,6 +12,7 @@ source "$MLOOP_ROOT/scripts/lib/docker.sh"
 source "$MLOOP_ROOT/scripts/lib/chromium.sh"
 source "$MLOOP_ROOT/scripts/lib/proxy.sh"
 source "$MLOOP_ROOT/scripts/lib/base-image.sh"
+source "$MLOOP_ROOT/scripts/lib/runner.sh"
 
 check_toolchains() {
   need_cmd node "install Node.js 20.19 or newer"
@@ -51,16 +52,25 @@ install_node_modules() {
   cp -a "$MLOOP_ROOT/node_modules" "$cached.tmp" && rm -rf "$cached" && mv "$cached.tmp" "$cached"
 }
 
-# One venv per requirements checksum, so changing a pin builds a fresh one beside the old.
+# One venv per requirements checksum, so changing a pin builds a fresh one beside the old. As
+# root it lives in /var/cache/mloop, readable by the runner user but writable by root only,
+# and $MLOOP_CACHE/venv links to it.
 install_python_venv() {
-  local reqs="$MLOOP_ROOT/python/requirements-dev.txt" sum venv
+  local reqs="$MLOOP_ROOT/python/requirements-dev.txt" sum venvs venv base
   sum=$(cat "$MLOOP_ROOT/python/requirements.txt" "$reqs" | sha256sum | cut -c1-16)
-  venv="$MLOOP_CACHE/venvs/$sum"
+  venvs="$MLOOP_CACHE/venvs"
+  if [ "$(id -u)" = 0 ]; then
+    venvs=/var/cache/mloop/venvs
+    install -d -o root -g root -m 0755 /var/cache/mloop "$venvs"
+  fi
+  venv="$venvs/$sum"
   if [ ! -f "$venv/.complete" ]; then
-    log "creating the Python venv for model code ($venv)"
+    base=$(venv_base_python)
+    log "creating the Python venv for model code ($venv, from $base)"
     rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" || die "installing Python requirements failed"
+    # umask 022: the runner user reads and executes what pip installs.
+    (umask 022 && "$base" -m venv "$venv" &&
+      "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs") || die "installing Python requirements failed"
     touch "$venv/.complete"
   fi
   mkdir -p "$MLOOP_CACHE"
@@ -82,6 +92,7 @@ done
 
 t_setup=$SECONDS
 check_toolchains
+timed ensure_runner_user
 timed install_node_modules
 timed install_python_venv
 timed temporal_install

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { ReleaseManager } from '../activities/deploy';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ArtifactStore } from '../core/artifacts/store';
 import type { MloopConfig } from '../core/config';
@@ -7,6 +8,7 @@ import { GitCheckouts } from '../core/git/checkout';
 import { createKafkaAdapter, type KafkaPort } from '../core/kafka/adapter';
 import { PythonRuntime, type PythonRuntimeOptions } from '../core/python/runtime';
 import { Registry } from '../core/registry/registry';
+import { runnerAccount, scratchRoot } from '../core/security/runner-account';
 
 /** The clients every activity factory receives; built once per worker process. */
 export interface WorkerDeps {
@@ -24,27 +26,36 @@ export interface WorkerDeps {
   /** For activities that message workflows (progress reports). */
   temporal: Client;
   workDir: string;
+  allowedRoots: readonly string[];
   close(): Promise<void>;
 }
 
 export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps> {
+  // First, as it may refuse: a root worker needs the runner account. Model code then reads its
+  // checkouts from scratch space where that account can reach them.
+  const workDir = await scratchRoot(config.dataDir, await runnerAccount(config.runnerUser));
+  const { pythonExecutable: python, runtimeDir, runnerUser } = config;
+  const pythonOptions = { python, runtimeDir, runnerUser };
   const connection = await Connection.connect({ address: config.temporalAddress });
   const registry = await Registry.openSqlite(path.join(config.dataDir, 'registry.db'));
   const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-worker' });
   return {
     registry,
-    git: new GitCheckouts(path.join(config.cacheDir, 'repos')),
+    git: new GitCheckouts(path.join(config.cacheDir, 'repos'), config.allowedRoots),
     artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     datasets: new ArtifactStore(path.join(config.dataDir, 'datasets'), '.csv'),
-    python: new PythonRuntime({ python: config.pythonExecutable, runtimeDir: config.runtimeDir }),
-    pythonOptions: { python: config.pythonExecutable, runtimeDir: config.runtimeDir },
+    python: new PythonRuntime(pythonOptions),
+    pythonOptions,
     kafka,
     temporal: new Client({ connection, namespace: config.temporalNamespace }),
-    workDir: path.join(config.dataDir, 'work'),
+    workDir,
+    allowedRoots: config.allowedRoots,
     async close() {
       await kafka.close();
       await registry.close();
       await connection.close();
+      // Each attempt removes its own scratch folder; the root goes too once nothing is left in it.
+      await fs.rmdir(workDir).catch(() => undefined);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { validateRepoSource } from '../../core/git/repo-source';
+import { checkLocalSources } from '../../core/security/allowed-roots';
 import { invalidInput, MloopError } from '../../core/errors';
 import {
   abortSignal,
@@ -25,6 +26,8 @@ export interface LifecycleRouteOptions {
   controlTaskQueue?: string;
   trainTaskQueue?: string;
   streamTaskQueue?: string;
+  /** Folders local repositories and datasets must be in; the configured ones by default. */
+  allowedRoots?: string[];
 }
 
 export function lifecycleRoutes(opts: LifecycleRouteOptions) {
@@ -41,6 +44,10 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
       if ('path' in body.dataset && !body.dataset.path.startsWith('/')) {
         throw invalidInput('dataset.path', `must be an absolute path (got "${body.dataset.path}")`);
       }
+      await checkLocalSources(
+        { repoUrl: repo.url, datasetPath: 'path' in body.dataset ? body.dataset.path : undefined },
+        opts.allowedRoots,
+      );
       const input: LifecycleInput = {
         model: body.model,
         repo: { url: repo.url, ref: repo.ref, path: repo.path ?? '' },

@@ -3,15 +3,21 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { MloopError } from '../errors';
+import { checkRepoUrlAllowed } from '../security/allowed-roots';
+import { assertNoEscapingSymlinks } from '../security/checkout-symlinks';
 import { isCommitSha, validateRef, validateRepoUrl } from './repo-source';
 
 /**
  * Keeps one bare mirror per repository URL in a cache folder, resolves refs to commit SHAs, and
  * materialises a commit as a detached worktree. Only file, https and ssh transports are allowed,
- * enforced by git itself as well as by validation.
+ * enforced by git itself as well as by validation; a local repository must lie inside
+ * `allowedRoots`, and a checkout whose symlinks lead outside it is refused.
  */
 export class GitCheckouts {
-  constructor(private readonly cacheDir: string) {}
+  constructor(
+    private readonly cacheDir: string,
+    private readonly allowedRoots: readonly string[],
+  ) {}
 
   private git(baseDir?: string): SimpleGit {
     // GIT_ALLOW_PROTOCOL is git's own allow-list: remote helpers such as ext:: never run.
@@ -33,6 +39,7 @@ export class GitCheckouts {
   async sync(url: string, ref: string): Promise<string> {
     validateRepoUrl(url);
     validateRef(ref);
+    await checkRepoUrlAllowed(url, this.allowedRoots);
     const dir = this.mirrorDir(url);
     const exists = await fs.stat(path.join(dir, 'HEAD')).then(() => true, () => false);
     if (!exists) {
@@ -88,6 +95,12 @@ export class GitCheckouts {
       await this.git(dir).raw(['worktree', 'add', '--detach', '--quiet', dest, sha]);
     } catch (err) {
       throw new MloopError('InvalidModelRepo', `cannot check out ${sha} of ${url}: ${firstLine(err)}`, { url, sha });
+    }
+    try {
+      await assertNoEscapingSymlinks(dest);
+    } catch (err) {
+      await this.release(url, dest);
+      throw err;
     }
   }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PythonRuntime, RunControl } from '../python/runtime';
+import type { ModelProcessPaths } from '../python/model-process';
 import { parseDriftReport, type DriftReport, type MonitoringOverrides } from './drift-report';
 
 export interface DriftCheckRequest {
@@ -33,11 +34,16 @@ export class DriftRunner {
   constructor(private readonly python: PythonRuntime) {}
 
   async check(req: DriftCheckRequest, control: RunControl = {}): Promise<DriftCheckResult> {
-    const args = ['drift', '--profile', req.profile, '--current', req.current, '--out', req.outDir];
-    if (req.overrides !== undefined) args.push('--options', JSON.stringify(req.overrides));
-    if (req.predictionColumn !== undefined) args.push('--prediction-column', req.predictionColumn);
-    if (req.probabilityColumn !== undefined) args.push('--probability-column', req.probabilityColumn);
-    const result = await this.python.command(args, path.dirname(req.profile), control);
+    const args = (p: ModelProcessPaths): string[] => [
+      ...['drift', '--profile', p.inputs.profile ?? req.profile, '--current', p.inputs.current ?? req.current],
+      ...['--out', p.outDir],
+      ...(req.overrides !== undefined ? ['--options', JSON.stringify(req.overrides)] : []),
+      ...(req.predictionColumn !== undefined ? ['--prediction-column', req.predictionColumn] : []),
+      ...(req.probabilityColumn !== undefined ? ['--probability-column', req.probabilityColumn] : []),
+    ];
+    const inputs = { profile: req.profile, current: req.current };
+    const output = { dir: req.outDir, files: (r: Record<string, unknown>) => [r.report, r.html] };
+    const result = await this.python.command(path.dirname(req.profile), inputs, args, control, output);
     const reportFile = path.join(req.outDir, fileName(result, 'report'));
     const htmlFile = path.join(req.outDir, fileName(result, 'html'));
     const report = parseDriftReport(JSON.parse(await fs.readFile(reportFile, 'utf8')), reportFile);

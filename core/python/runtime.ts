@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Gate } from '../evaluation/gates';
 import { MloopError, type ErrorCode } from '../errors';
+import { startModelProcess, type ModelProcess, type ModelProcessPaths } from './model-process';
 
 export interface ManifestSummary {
   name: string;
@@ -72,63 +74,109 @@ export interface EvaluateRequest {
 export interface PythonRuntimeOptions {
   python: string;
   runtimeDir: string;
+  /** The account model code runs as when the worker is root (default `mloop-runner`). */
+  runnerUser?: string;
 }
-
-/** The environment every `python -m mloop_runtime` command runs with. */
-export const runtimeEnv = (runtimeDir: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  PYTHONPATH: runtimeDir,
-  PYTHONUNBUFFERED: '1',
-  // Fixed, so pickled models that hold sets of strings come out byte-identical.
-  PYTHONHASHSEED: '0',
-});
 
 const exitCodeKinds: Record<number, ErrorCode> = { 2: 'InvalidManifest', 3: 'DatasetInvalid', 4: 'TrainingFailed' };
 
 /**
  * Runs `python -m mloop_runtime` commands and turns the JSON-lines protocol into events and one
- * typed outcome. Each run gets its own process group, so cancellation or a timeout stops the
- * user's code and anything it spawned.
+ * typed outcome. Processes start through `startModelProcess` (their own process group, an
+ * unprivileged account when the worker is root), so cancellation or a timeout stops the user's
+ * code and anything it spawned.
  */
+/** Where a command's outputs go, and which files of its result must be there. */
+export interface CommandOutput {
+  dir: string;
+  files: (result: Record<string, unknown>) => unknown[];
+}
+
 export class PythonRuntime {
   constructor(private readonly opts: PythonRuntimeOptions) {}
 
   async train(req: TrainRequest, control: RunControl = {}): Promise<TrainOutcome> {
-    const args = ['train', '--model-dir', req.modelDir, '--dataset', req.dataset, '--out', req.outDir];
-    args.push('--seed', String(req.seed), '--holdout-fraction', String(req.holdoutFraction));
-    if (req.params) args.push('--params', JSON.stringify(req.params));
-    return (await this.run(args, req.modelDir, control)) as unknown as TrainOutcome;
+    await assertEmptyOrMissing(req.outDir);
+    const args = (p: ModelProcessPaths): string[] => [
+      'train',
+      ...['--model-dir', p.modelDir, '--dataset', p.inputs.dataset ?? req.dataset, '--out', p.outDir],
+      ...['--seed', String(req.seed), '--holdout-fraction', String(req.holdoutFraction)],
+      ...(req.params ? ['--params', JSON.stringify(req.params)] : []),
+    ];
+    const output = { dir: req.outDir, files: (r: Record<string, unknown>) => [r.artifact, r.profile] };
+    const outcome = await this.run(req.modelDir, { dataset: req.dataset }, args, control, output);
+    return outcome as unknown as TrainOutcome;
   }
 
   async evaluate(req: EvaluateRequest, control: RunControl = {}): Promise<EvaluateOutcome> {
-    const args = ['evaluate', '--model-dir', req.modelDir, '--artifact', req.artifact, '--dataset', req.dataset];
-    args.push('--seed', String(req.seed), '--holdout-fraction', String(req.holdoutFraction));
-    return (await this.run(args, req.modelDir, control)) as unknown as EvaluateOutcome;
+    const args = (p: ModelProcessPaths): string[] => [
+      'evaluate',
+      ...['--model-dir', p.modelDir, '--artifact', p.inputs.artifact ?? req.artifact],
+      ...['--dataset', p.inputs.dataset ?? req.dataset],
+      ...['--seed', String(req.seed), '--holdout-fraction', String(req.holdoutFraction)],
+    ];
+    const inputs = { artifact: req.artifact, dataset: req.dataset };
+    return (await this.run(req.modelDir, inputs, args, control)) as unknown as EvaluateOutcome;
   }
 
-  /** Runs another runtime command (e.g. `drift`) under the same supervision; resolves to its `result` event. */
-  async command(args: string[], cwd: string, control: RunControl = {}): Promise<Record<string, unknown>> {
-    return this.run(args, cwd, control);
+  /**
+   * Runs another runtime command (e.g. `drift`) under the same supervision, as the same account;
+   * resolves to its `result` event, with the files it names collected into `output.dir`.
+   */
+  async command(
+    modelDir: string,
+    inputs: Record<string, string>,
+    args: (p: ModelProcessPaths) => string[],
+    control: RunControl = {},
+    output?: CommandOutput,
+  ): Promise<Record<string, unknown>> {
+    if (output) await assertEmptyOrMissing(output.dir);
+    return this.run(modelDir, inputs, args, control, output);
   }
 
-  private async run(args: string[], cwd: string, { onEvent = () => {}, signal, timeoutMs }: RunControl): Promise<Record<string, unknown>> {
+  /** Runs one command to its end; with `output`, the files its result names are collected there on success. */
+  private async run(
+    modelDir: string,
+    inputs: Record<string, string>,
+    args: (p: ModelProcessPaths) => string[],
+    { onEvent = () => {}, signal, timeoutMs }: RunControl,
+    output?: CommandOutput,
+  ): Promise<Record<string, unknown>> {
     if (signal?.aborted) throw new Error('cancelled before the Python runtime started');
-    const child = spawn(this.opts.python, ['-m', 'mloop_runtime', ...args], {
-      cwd,
-      env: runtimeEnv(this.opts.runtimeDir),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const stopGroup = (): void => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
+    const proc = await startModelProcess({ ...this.opts, modelDir, inputs, args });
+    try {
+      const result = await this.supervise(proc, { onEvent, signal, timeoutMs });
+      if (output !== undefined) {
+        // Plain file names in the output folder, as the protocol has it (python/README.md).
+        const files = output.files(result);
+        const bad = files.find((f) => typeof f !== 'string' || f !== path.basename(f) || f.startsWith('.'));
+        if (bad !== undefined || files.length === 0) {
+          throw new Error(`the Python runtime named an unusable output file ${JSON.stringify(bad)}`);
         }
+        await proc.collectOutput(output.dir, files as string[]);
+      }
+      return result;
+    } finally {
+      await proc.dispose();
+    }
+  }
+
+  private async supervise(
+    proc: ModelProcess,
+    { onEvent = () => {}, signal, timeoutMs }: RunControl,
+  ): Promise<Record<string, unknown>> {
+    const { child, describe } = proc;
+    const stopGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
       }
     };
     signal?.addEventListener('abort', stopGroup, { once: true });
+    // Aborted while the sandbox was being prepared: no 'abort' event will come any more.
+    if (signal?.aborted) stopGroup();
     let timedOut = false;
     const timer = timeoutMs
       ? setTimeout(() => {
@@ -154,6 +202,7 @@ export class PythonRuntime {
       }
       if (ev.event === 'result') result = ev;
       else if (ev.event === 'error') failure = ev;
+      else if (ev.event === 'log') ev = { ...ev, line: describe(ev.line) };
       onEvent(ev);
     });
 
@@ -166,18 +215,32 @@ export class PythonRuntime {
     ]).finally(() => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', stopGroup);
+      // Children the user's code left behind share the group; they go before its sandbox does.
+      stopGroup();
     });
 
     if (signal?.aborted) throw new Error('cancelled: the Python runtime was stopped');
     if (timedOut) throw new MloopError('TrainingFailed', `the Python runtime exceeded its timeout of ${Math.round((timeoutMs ?? 0) / 1000)} s and was stopped`);
     if (code === 0 && result) return result;
     const kind = (code !== null && exitCodeKinds[code]) || failure?.kind;
-    const tail = failure?.traceback_tail ?? stderrTail.join('\n').trim();
-    const message = failure?.message ?? `python runtime exited with code ${code}: ${stderrTail.join('\n').trim().slice(-2000)}`;
+    const stderr = describe(stderrTail.join('\n').trim());
+    const tail = failure?.traceback_tail ? describe(failure.traceback_tail) : stderr;
+    const message = failure?.message
+      ? describe(failure.message)
+      : `python runtime exited with code ${code}: ${stderr.slice(-2000)}`;
     const details = { exitCode: code, tracebackTail: tail, ...(failure?.rows ? { rows: failure.rows, badRowCount: failure.bad_row_count } : {}) };
     if (kind === 'TrainingFailed') throw new MloopError(kind, tail ? `${message}\n${tail}` : message, details);
     if (kind === 'InvalidManifest' || kind === 'DatasetInvalid') throw new MloopError(kind, message, details);
     // Anything else (killed by the OS, a runtime crash) may be transient: let Temporal retry it.
     throw new Error(message);
   }
+}
+
+/** What the runtime asks of `--out`: absent, or an empty folder (the outputs replace it). */
+async function assertEmptyOrMissing(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw new Error(`--out ${dir} exists and is not a folder`);
+  });
+  if (entries.length > 0) throw new Error(`--out ${dir} already exists and is not empty`);
 }

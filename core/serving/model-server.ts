@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { MloopError, type ErrorCode } from '../errors';
-import { runtimeEnv } from '../python/runtime';
+import { startModelProcess } from '../python/model-process';
 
 export interface ModelServerOptions {
   python: string;
   runtimeDir: string;
+  /** The account model code runs as when the worker is root (default `mloop-runner`). */
+  runnerUser?: string;
   modelDir: string;
   artifact: string;
   modelName: string;
@@ -35,23 +36,29 @@ const exitCodeKinds: Record<number, ErrorCode> = { 2: 'InvalidManifest', 4: 'Tra
 
 /**
  * Starts `python -m mloop_runtime serve` for one artifact on a free port and resolves when the
- * server announces where it listens. The server runs in its own process group, so `stop()`
- * also ends anything the model's code spawned.
+ * server announces where it listens. The server starts through `startModelProcess` (its own
+ * process group, an unprivileged account when the worker is root), so `stop()` also ends
+ * anything the model's code spawned.
  */
-export function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
+export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
   const host = opts.host ?? '127.0.0.1';
-  if (opts.signal?.aborted) return Promise.reject(new Error('cancelled before the model server started'));
-  const args = ['-m', 'mloop_runtime', 'serve', '--model-dir', opts.modelDir, '--artifact', opts.artifact];
-  args.push('--model-name', opts.modelName, '--model-version', opts.modelVersion, '--host', host, '--port', '0');
-  const child = spawn(opts.python, args, {
-    cwd: opts.modelDir,
-    env: runtimeEnv(opts.runtimeDir),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+  if (opts.signal?.aborted) throw new Error('cancelled before the model server started');
+  const proc = await startModelProcess({
+    python: opts.python,
+    runtimeDir: opts.runtimeDir,
+    ...(opts.runnerUser ? { runnerUser: opts.runnerUser } : {}),
+    modelDir: opts.modelDir,
+    inputs: { artifact: opts.artifact },
+    args: (p) => [
+      ...['serve', '--model-dir', p.modelDir, '--artifact', p.inputs.artifact ?? opts.artifact],
+      ...['--model-name', opts.modelName, '--model-version', opts.modelVersion, '--host', host, '--port', '0'],
+    ],
   });
+  const { child, describe } = proc;
 
   const stderrTail: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', (raw) => {
+    const line = describe(raw);
     stderrTail.push(line);
     if (stderrTail.length > 40) stderrTail.shift();
     opts.onStderr?.(line);
@@ -84,6 +91,7 @@ export function startModelServer(opts: ModelServerOptions): Promise<RunningModel
       }
       // Children of the model's code may outlive the server; they share its group.
       killGroup('SIGKILL');
+      await proc.dispose();
     })());
 
   return new Promise<RunningModelServer>((resolve, reject) => {
@@ -97,6 +105,8 @@ export function startModelServer(opts: ModelServerOptions): Promise<RunningModel
     }, readyTimeoutMs);
     const onAbort = (): void => fail(new Error('cancelled: the model server was stopped before it was ready'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while the sandbox was being prepared: no 'abort' event will come any more.
+    if (opts.signal?.aborted) queueMicrotask(onAbort);
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
@@ -135,7 +145,7 @@ export function startModelServer(opts: ModelServerOptions): Promise<RunningModel
     child.once('close', (code, signal) => {
       const how = code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
       const kind = (code !== null && exitCodeKinds[code]) || undefined;
-      const message = typeof failure?.message === 'string' ? failure.message : `the model server ${how} before it was ready`;
+      const message = typeof failure?.message === 'string' ? describe(failure.message) : `the model server ${how} before it was ready`;
       const detail = tail() ? `${message}\n${tail()}` : message;
       // A manifest or artifact that cannot load will not load on a retry either.
       fail(kind ? new MloopError(kind, detail, { exitCode: code }) : new Error(detail));

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from .drift_config import MonitoringConfig, validate_monitoring
 from .entrypoints import Entrypoint
 from .errors import InvalidManifest
 from .manifest_features import FEATURE_TYPES, Feature, FeatureType, validate_features
 from .manifest_gates import Gate, validate_gates
 from .manifest_problems import Problems, describe
+from .manifest_yaml import read_manifest_yaml
 from .task_metrics import METRICS_BY_TASK, TASKS, Task
 
 __all__ = [
@@ -85,23 +84,6 @@ class Manifest:
         }
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
 def _is_json_value(value: Any) -> bool:
     """Params travel to the engine as JSON, so they must be plain JSON values."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -138,12 +120,9 @@ def load_manifest(model_dir: Path) -> Manifest:
         raise InvalidManifest(f"{path}: model directory {model_dir} does not exist")
     if not path.is_file():
         raise InvalidManifest(f"{path}: file not found (every model directory needs an {MANIFEST_FILENAME})")
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
-    except UnicodeDecodeError as exc:
-        raise InvalidManifest(f"{path}: not UTF-8 text ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidManifest(f"{path}: not valid YAML: {exc}") from exc
+    if not path.resolve().is_relative_to(model_dir.resolve()):
+        raise InvalidManifest(f"{path}: a symlink leading out of the model directory; the manifest must be in it")
+    raw = read_manifest_yaml(path)
     if not isinstance(raw, dict):
         raise InvalidManifest(f"{path}: must be a YAML mapping of fields, got {type(raw).__name__}")
     return validate_manifest(raw, path)
@@ -196,7 +175,7 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
         if not isinstance(target, str) or not target.strip():
             problems.add("target", f"must be a non-empty column name (got {describe(target)})")
         elif any(f.name == target for f in features):
-            problems.add("target", f"column {target!r} is also listed in features")
+            problems.add("target", f"column {describe(target)} is also listed in features")
 
     params = raw.get("params")
     if params is None:
@@ -227,7 +206,7 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
                 metrics_valid = False
                 problems.add(
                     "metrics",
-                    f"{', '.join(map(repr, unknown))} not available for task {task} "
+                    f"{', '.join(map(describe, unknown))} not available for task {task} "
                     f"(available: {', '.join(allowed)})",
                 )
             else:

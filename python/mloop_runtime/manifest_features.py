@@ -70,7 +70,7 @@ def _feature(problems: Problems, where: str, item: dict[Any, Any], seen: set[str
         problems.add(f"{where}.name", f"must be a non-empty column name (got {describe(f_name)})")
         valid = False
     elif f_name in seen:
-        problems.add(f"{where}.name", f"duplicate feature {f_name!r}")
+        problems.add(f"{where}.name", f"duplicate feature {describe(f_name)}")
         valid = False
     numeric: bool | None = None  # unknown while the type is invalid
     if f_type not in FEATURE_TYPES:

@@ -44,12 +44,12 @@ def _metric(
     if available is not None and value not in available:
         problems.add(
             f"{where}.metric",
-            f"{value!r} not available for task {task} (available: {', '.join(available)})",
+            f"{describe(value)} not available for task {task} (available: {', '.join(available)})",
         )
         return None
     if available is not None and reported is not None and value not in reported:
         # The engine can only gate on what the result reports.
-        problems.add(f"{where}.metric", f"{value!r} is not in metrics ({', '.join(reported)})")
+        problems.add(f"{where}.metric", f"{describe(value)} is not in metrics ({', '.join(reported)})")
         return None
     return value
 

@@ -1,12 +1,14 @@
 """The HTTP side of `serve`: Open Inference Protocol (KServe V2) REST endpoints.
 
-A ThreadingHTTPServer (one thread per connection, HTTP/1.1 keep-alive). Shutting down
-stops accepting, lets requests that have started finish and closes idle keep-alive
-connections, so a stop never cuts a response short.
+A ThreadingHTTPServer (one thread per connection, HTTP/1.1 keep-alive) that admits at most
+`ServerLimits.max_connections` connections (503 beyond) and gives each request a deadline
+(serve_connection.py). Shutting down stops accepting, lets requests that have started
+finish and closes idle keep-alive connections, so a stop never cuts a response short.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import socketserver
@@ -22,6 +24,7 @@ from . import __version__, serve_binary
 from .entrypoints import describe_exception, traceback_tail
 from .errors import TrainingFailed
 from .protocol import json_safe
+from .serve_connection import DeadlineSocketIO, ServerLimits, refuse_connection
 from .serve_model import PLATFORM, ServedModel
 from .serve_request import BadRequest, parse_infer_request
 
@@ -29,8 +32,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 # An oversized body is read and dropped up to this size, so the client can read the 413
 # instead of seeing its upload fail; beyond it the connection is just closed.
 MAX_DISCARDED_BYTES = 64 * 1024 * 1024
-# Seconds a connection may stay silent (idle keep-alive, or a stalled upload).
-CONNECTION_TIMEOUT = 60
 
 
 class _Reply(Exception):
@@ -57,13 +58,47 @@ class InferenceServer(ThreadingHTTPServer):
     daemon_threads = False
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], served: ServedModel, log_requests: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        served: ServedModel,
+        log_requests: bool = False,
+        limits: ServerLimits = ServerLimits(),
+    ) -> None:
         self.served = served
         self.log_requests = log_requests
+        self.limits = limits
         self._lock = threading.Lock()
         self._stopping = False
         self._connections: dict[_Handler, bool] = {}  # handler -> idle (waiting for a request)
+        self._admitted = 0
         super().__init__(address, _Handler)
+
+    # Admission: a thread per connection, at most limits.max_connections of them.
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            admitted = self._admitted < self.limits.max_connections
+            if admitted:
+                self._admitted += 1
+        if not admitted:
+            refuse_connection(request, self.limits.max_connections)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: nothing will release the slot
+            self._release()
+            self.shutdown_request(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can take seconds.
@@ -109,19 +144,25 @@ class _IPv6InferenceServer(InferenceServer):
     address_family = socket.AF_INET6
 
 
-def make_server(host: str, port: int, served: ServedModel, log_requests: bool = False) -> InferenceServer:
+def make_server(
+    host: str, port: int, served: ServedModel, log_requests: bool = False, limits: ServerLimits = ServerLimits()
+) -> InferenceServer:
     server_class = _IPv6InferenceServer if ":" in host else InferenceServer
-    return server_class((host, port), served, log_requests)
+    return server_class((host, port), served, log_requests, limits)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: InferenceServer
     protocol_version = "HTTP/1.1"  # keep-alive
     server_version = f"mloop-serve/{__version__}"
-    timeout = CONNECTION_TIMEOUT
 
     def setup(self) -> None:
-        super().setup()
+        # StreamRequestHandler.setup with deadline-bound reads and writes instead of a
+        # per-recv timeout.
+        self.connection = self.request
+        self._io = DeadlineSocketIO(self.connection, self.server.limits)
+        self.rfile = io.BufferedReader(self._io)
+        self.wfile = self._io
         self._body_pending = False
 
     def finish(self) -> None:
@@ -134,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.connection_idle(self):
             self.close_connection = True
             return
+        self._io.expect_request()
         super().handle_one_request()
         if self.server.stopping:
             self.close_connection = True
@@ -174,6 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self._route(method)
             if status is not None:  # None: the client went away
                 self._send_json(status, payload)
+        except TimeoutError:
+            self.close_connection = True
+            limit = self.server.limits.request_seconds
+            self._send_json(HTTPStatus.REQUEST_TIMEOUT, {"error": f"the request did not arrive within {limit:g} s"})
         except _Reply as reply:
             headers = {"Allow": reply.allow} if reply.allow else {}
             self._send_json(reply.status, {"error": reply.message, **reply.fields}, headers)
@@ -308,6 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(json_safe(payload), allow_nan=False, separators=(",", ":")).encode("utf-8")
         if self._body_pending or self.server.stopping:  # an unread body would be taken for the next request
             self.close_connection = True
+        self._io.start_response()
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)

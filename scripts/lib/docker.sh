@@ -3,6 +3,8 @@
 # dockerd; clients reach it with DOCKER_HOST=$(docker_host).
 # vfs + no iptables + no bridge: works inside containers/VMs without overlayfs or
 # netfilter privileges (containers get host networking only via --network host).
+# The socket is root's alone (0600): whoever can talk to dockerd is root on this machine, and
+# the docker group (which Debian's package creates) would otherwise share it.
 
 DOCKER_DIR="$MLOOP_DATA/docker"
 
@@ -30,18 +32,22 @@ docker_start() {
   pf=$(pidfile_of dockerd)
   if is_running dockerd; then
     log "dockerd is already running (pid $(cat "$pf"), $(docker_host))"
+    chmod 0600 "$DOCKER_DIR/docker.sock" # one started by an older version may be group-accessible
     return 0
   fi
   [ "$(id -u)" = 0 ] || die "dockerd must run as root (rootless Docker is not set up here)"
   docker_install
   mkdir -p "$DOCKER_DIR/root" "$DOCKER_DIR/exec" "$MLOOP_DATA/logs"
   log "starting dockerd on $(docker_host) (log: $logfile)"
+  # --group root: until the chmod below, the socket is root:root 0660, never root:docker.
   start_bg dockerd "$logfile" /usr/sbin/dockerd --storage-driver vfs --iptables=false --bridge=none \
     --data-root "$DOCKER_DIR/root" --exec-root "$DOCKER_DIR/exec" \
-    --pidfile "$DOCKER_DIR/dockerd.pid" -H "$(docker_host)"
+    --pidfile "$DOCKER_DIR/dockerd.pid" --group root -H "$(docker_host)"
   # The socket appears before the daemon can serve; only `docker info` proves it's up.
   for ((i = 0; i < 120; i++)); do
     if "$(docker_cli)" -H "$(docker_host)" info >/dev/null 2>&1; then
+      chmod 0600 "$DOCKER_DIR/docker.sock"
+      [ "$(stat -c %a "$DOCKER_DIR/docker.sock")" = 600 ] || die "cannot make $DOCKER_DIR/docker.sock mode 0600"
       log "dockerd is up after $((i / 2))s"
       return 0
     fi

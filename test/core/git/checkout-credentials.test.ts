@@ -10,7 +10,7 @@ describe('git checkouts of URLs with credentials', () => {
     'refuses %s before git runs, so no mirror or git config keeps it',
     async (url) => {
       const cache = await tempDir('checkout-credentials');
-      const git = new GitCheckouts(cache);
+      const git = new GitCheckouts(cache, [cache]);
       const error = await git.resolve(url, 'main').then(
         () => undefined,
         (err: unknown) => err as Error,

@@ -9,8 +9,11 @@ import { processesMentioning } from '../../helpers/processes';
 
 const exampleModel = path.resolve(import.meta.dirname, '../../../examples/predictive-maintenance/model');
 
+/** A slow model in a folder the runner account can read in place, so its command line names it. */
 async function slowModelDir(): Promise<string> {
-  const dir = path.join(await tempDir('slow-model'), 'model');
+  const parent = await tempDir('slow-model');
+  await fs.chmod(parent, 0o755);
+  const dir = path.join(parent, 'model');
   await fs.cp(exampleModel, dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'train.py'), slowTrainPy);
   return dir;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MloopError } from '../../../core/errors';
 import { startModelServer, type ModelServerOptions } from '../../../core/serving/model-server';
 import { tempDir } from '../../helpers/stack';
+import { until } from '../../helpers/until';
 
 /**
  * Process control of the model server with small shell scripts in the place of Python, for the
@@ -26,6 +27,8 @@ const uniqueSleep = (): string => `sleep 300.${randomInt(1e6, 1e7)}`;
 
 async function fakePython(script: string): Promise<{ python: string; dir: string }> {
   const dir = await tempDir('fake-python');
+  // Where the runner account (when the worker is root) may read and run it.
+  await fs.chmod(dir, 0o755);
   const python = path.join(dir, 'python');
   await fs.writeFile(python, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
   return { python, dir };
@@ -54,19 +57,21 @@ describe('model server process (scripted)', () => {
   it('passes the serve command line, reads the ready line, and stops the whole process group', async () => {
     const child = uniqueSleep();
     const { python, dir } = await fakePython(`
-echo "$@" > "$(dirname "$0")/args"; echo "$PYTHONPATH" > "$(dirname "$0")/pythonpath"
+echo "args: $@" >&2; echo "pythonpath: $PYTHONPATH" >&2
 echo "loading the artifact" >&2
 (trap '' TERM; exec ${child}) &
 echo 'not json'
 echo '{"event":"ready","host":"127.0.0.1","port":45678,"model":"pm","version":"7"}'
 exec ${uniqueSleep()}`);
-    const server = await startModelServer(options(python, dir));
+    const stderr: string[] = [];
+    const server = await startModelServer(options(python, dir, { onStderr: (line) => stderr.push(line) }));
     expect(server).toMatchObject({ url: 'http://127.0.0.1:45678', host: '127.0.0.1', port: 45678 });
     expect(server.pid).toBeGreaterThan(0);
-    expect((await fs.readFile(path.join(dir, 'args'), 'utf8')).trim()).toBe(
-      `-m mloop_runtime serve --model-dir ${dir} --artifact ${dir}/model.joblib --model-name pm --model-version 7 --host 127.0.0.1 --port 0`,
+    await until('the script to report its arguments', async () => (stderr.length >= 2 ? true : undefined), 5_000);
+    expect(stderr).toContain(
+      `args: -m mloop_runtime serve --model-dir ${dir} --artifact ${dir}/model.joblib --model-name pm --model-version 7 --host 127.0.0.1 --port 0`,
     );
-    expect((await fs.readFile(path.join(dir, 'pythonpath'), 'utf8')).trim()).toBe('/runtime/dir');
+    expect(stderr).toContain('pythonpath: /runtime/dir');
     expect(runningIn(child)).not.toBe('');
     await Promise.all([server.stop(), server.stop()]);
     // The child ignored SIGTERM; the group's SIGKILL after the server exited took it too.
