@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TopicPosition, TopicRangeSpec } from '../core/data/topic-snapshot';
 import type { GateResult } from '../core/evaluation/gates';
+import type { Release } from '../core/deploy/releases';
 import type { ShadowReport } from '../core/shadow/report';
 import type { ShadowJudgement, ShadowThresholds } from '../core/shadow/thresholds';
 
@@ -292,17 +293,8 @@ export interface PromotionDecision extends PromotionDecisionInput {
   at: string;
 }
 
-/** One model server set serving a version in an environment. */
-export interface ReleaseRef {
-  model: string;
-  environment: Environment;
-  version: number;
-  backend: RuntimeBackend;
-  /** Deterministic name of the release's servers (container or process names derive from it). */
-  name: string;
-  /** Addresses (`host:port`) of its servers. */
-  servers: string[];
-}
+/** One version's model servers for one environment, and the row they must answer before taking traffic. */
+export type ReleaseRef = Release<Environment>;
 
 export interface DeployStatus {
   model: string;

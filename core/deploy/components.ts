@@ -5,6 +5,7 @@ import { DockerRuntime } from './docker-runtime';
 import { ModelImageBuilder } from './model-image';
 import { ProcessRuntime } from './process-runtime';
 import { HaproxyProxy } from './proxy';
+import type { RunnerAccount } from '../security/runner-account';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -17,9 +18,14 @@ export function createProxy(config: MloopConfig): HaproxyProxy {
   });
 }
 
-export function createProcessRuntime(config: MloopConfig): ProcessRuntime {
+/** `account`: the runner account when the worker is root; its servers then live below `runnerRoot`. */
+export function createProcessRuntime(
+  config: MloopConfig,
+  runner: { account: RunnerAccount; runnerRoot: string } | null = null,
+): ProcessRuntime {
   return new ProcessRuntime({
-    root: config.deploy.processRoot,
+    root: runner ? runner.runnerRoot : config.deploy.processRoot,
+    account: runner?.account ?? null,
     scope: config.deploy.scope,
     python: config.pythonExecutable,
     runtimeDir: config.runtimeDir,

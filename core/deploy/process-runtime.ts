@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../artifacts/store';
 import { invalidInput, MloopError } from '../errors';
-import { runtimeEnv } from '../python/runtime';
+import { modelProcessEnv } from '../security/model-env';
+import type { RunnerAccount } from '../security/runner-account';
 import { KServeClient } from '../serving/kserve-client';
 import { withFileLock } from './file-lock';
 import { instanceName, type DeploymentId, type InstanceId } from './names';
@@ -15,6 +16,11 @@ export interface ProcessRuntimeOptions {
   scope: string;
   python: string;
   runtimeDir: string;
+  /**
+   * The unprivileged account model servers run as when the worker is root (null: as the worker).
+   * `root` must then be a folder that account can pass through.
+   */
+  account?: RunnerAccount | null;
   /** How long `remove` waits after SIGTERM before SIGKILL (30 s). */
   stopTimeoutMs?: number;
 }
@@ -69,6 +75,16 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Folders 0755 and files 0644 (executables 0755): the account reads, only root writes. */
+async function makeReadable(dir: string): Promise<void> {
+  await fs.chmod(dir, 0o755);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await makeReadable(full);
+    else if (entry.isFile()) await fs.chmod(full, ((await fs.stat(full)).mode & 0o111) !== 0 ? 0o755 : 0o644);
+  }
+}
+
 async function copyTree(from: string, to: string): Promise<void> {
   await fs.cp(from, to, {
     recursive: true,
@@ -97,6 +113,11 @@ export class ProcessRuntime implements DeploymentRuntime {
 
   private dirOf(name: string): string {
     return path.join(this.opts.root, name);
+  }
+
+  /** In `run/`, the one folder the server may write (with `home/` and `tmp/`). */
+  private pidFileOf(name: string): string {
+    return path.join(this.dirOf(name), 'run', 'server.pid');
   }
 
   async ensure(spec: InstanceSpec): Promise<Instance> {
@@ -157,7 +178,7 @@ export class ProcessRuntime implements DeploymentRuntime {
 
   /** The pid of the instance's server, if one runs; extra servers (a crash between two starts) are stopped. */
   private async runningPid(name: string): Promise<number | undefined> {
-    const pidFile = path.join(this.dirOf(name), 'server.pid');
+    const pidFile = this.pidFileOf(name);
     const recorded = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
     const pids = await serversOf(pidFile);
     const keep = pids.includes(recorded) ? recorded : pids[0];
@@ -179,6 +200,13 @@ export class ProcessRuntime implements DeploymentRuntime {
     await copyTree(spec.modelDir, path.join(tmp, 'model'));
     await fs.mkdir(path.join(tmp, 'artifact'));
     await fs.copyFile(spec.artifactPath, path.join(tmp, 'artifact', 'model.joblib'));
+    // Its own copy of the runtime too: the checkout of mloop may be where the account cannot read.
+    await copyTree(path.join(this.opts.runtimeDir, 'mloop_runtime'), path.join(tmp, 'runtime', 'mloop_runtime'));
+    await makeReadable(tmp);
+    for (const own of ['run', 'home', 'tmp']) {
+      await fs.mkdir(path.join(tmp, own), { mode: 0o700 });
+      if (this.opts.account) await fs.chown(path.join(tmp, own), this.opts.account.uid, this.opts.account.gid);
+    }
     const { model, environment, version, replica, sha } = spec;
     const record: InstanceRecord = { name, model, environment, version, replica, sha, artifactDigest: digest };
     await fs.writeFile(path.join(tmp, 'instance.json'), JSON.stringify(record, null, 2) + '\n');
@@ -203,11 +231,16 @@ export class ProcessRuntime implements DeploymentRuntime {
         '--port',
         '0',
       );
-      args.push('--pid-file', path.join(dir, 'server.pid'));
+      args.push('--pid-file', this.pidFileOf(name));
       // Its own session and files for output: nothing ties it to this process any more.
       const child = spawn(this.opts.python, args, {
         cwd: path.join(dir, 'model'),
-        env: runtimeEnv(this.opts.runtimeDir),
+        env: modelProcessEnv(process.env, {
+          pythonPath: path.join(dir, 'runtime'),
+          home: path.join(dir, 'home'),
+          tmp: path.join(dir, 'tmp'),
+        }),
+        ...(this.opts.account ? { uid: this.opts.account.uid, gid: this.opts.account.gid } : {}),
         stdio: ['ignore', out.fd, err.fd],
         detached: true,
       });
@@ -294,7 +327,7 @@ export class ProcessRuntime implements DeploymentRuntime {
 
   /** SIGTERM to the server's process group (it finishes its requests), SIGKILL after the timeout. */
   private async stop(name: string): Promise<void> {
-    const pidFile = path.join(this.dirOf(name), 'server.pid');
+    const pidFile = this.pidFileOf(name);
     const pids = await serversOf(pidFile);
     for (const pid of pids) killGroup(pid, 'SIGTERM');
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 30_000);

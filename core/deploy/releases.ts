@@ -5,15 +5,15 @@ import type { ArtifactStore } from '../artifacts/store';
 import { MloopError } from '../errors';
 import type { GitCheckouts } from '../git/checkout';
 import { encodeInputs } from '../serving/v2-tensors';
-import type { DeploymentId, InstanceId } from './names';
+import type { InstanceId } from './names';
 import type { HaproxyProxy } from './proxy';
 import type { DeploymentRuntime, Instance, RuntimeKind } from './runtime';
 import { smokeRequestFor, type SmokeRequest } from './smoke';
 
 /** What a release is: one version's model servers for one environment of a model. */
-export interface Release {
+export interface Release<Env extends string = string> {
   model: string;
-  environment: string;
+  environment: Env;
   version: number;
   backend: RuntimeKind;
   /** `<model>.<environment>.v<version>`: the servers' names start with it. */
@@ -24,9 +24,9 @@ export interface Release {
   smoke: SmokeRequest;
 }
 
-export interface StartRelease {
+export interface StartRelease<Env extends string = string> {
   model: string;
-  environment: string;
+  environment: Env;
   version: { version: number; commitSha: string; repoUrl: string; repoPath: string; artifactDigest: string };
   backend: RuntimeKind;
   resources: { replicas: number; cpus: number; memoryMb: number; healthTimeoutSeconds: number };
@@ -64,7 +64,7 @@ export class ServingReleases {
     return runtime;
   }
 
-  async start(input: StartRelease, onProgress: (note: string) => void = () => {}): Promise<Release> {
+  async start<Env extends string>(input: StartRelease<Env>, onProgress: (note: string) => void = () => {}): Promise<Release<Env>> {
     const { model, environment, version: v, backend, resources } = input;
     const runtime = this.runtime(backend);
     const artifactPath = this.opts.artifacts.pathOf(v.artifactDigest);
@@ -114,7 +114,7 @@ export class ServingReleases {
    * Blue/green: the release's servers join the endpoint (no traffic), pass the proxy's health
    * check, take the traffic; then every other server drains and leaves the endpoint.
    */
-  async route(release: Release): Promise<{ endpoint: string; previous: Release | null }> {
+  async route<Env extends string>(release: Release<Env>): Promise<{ endpoint: string; previous: Release<Env> | null }> {
     const id = { model: release.model, environment: release.environment };
     const { proxy } = this.opts;
     const endpoint = await proxy.ensureEndpoint(id);
@@ -143,7 +143,7 @@ export class ServingReleases {
     }
   }
 
-  async find(model: string, environment: string, version: number): Promise<Release | null> {
+  async find<Env extends string>(model: string, environment: Env, version: number): Promise<Release<Env> | null> {
     for (const [kind, runtime] of Object.entries(this.opts.runtimes) as Array<[RuntimeKind, DeploymentRuntime]>) {
       const instances = (await runtime.list({ model, environment })).filter((i) => i.version === version);
       if (instances.length > 0) return this.release({ model, environment }, version, kind, instances, noSmoke);
@@ -166,7 +166,7 @@ export class ServingReleases {
     return stopped;
   }
 
-  private release(id: DeploymentId, version: number, backend: RuntimeKind, instances: Instance[], smoke: SmokeRequest): Release {
+  private release<Env extends string>(id: { model: string; environment: Env }, version: number, backend: RuntimeKind, instances: Instance[], smoke: SmokeRequest): Release<Env> {
     return {
       smoke,
       model: id.model,

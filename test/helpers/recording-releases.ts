@@ -27,6 +27,7 @@ export class RecordingReleases implements ReleaseManager {
       backend: input.backend,
       name,
       servers: [`127.0.0.1:${20000 + this.starts}`],
+      smoke: { features: [], row: {} },
     };
     this.running.set(name, release);
     this.log.push(`start ${name}`);
