@@ -9,6 +9,8 @@ bash "$MLOOP_ROOT/scripts/setup.sh" --docker || exit 1
 MLOOP_DATA=$(mktemp -d "${TMPDIR:-/tmp}/mloop-test.XXXXXX")
 export MLOOP_DATA
 export MLOOP_PYTHON="$MLOOP_CACHE/venv/bin/python"
+# The deployment tests talk to the stack's own dockerd (scripts/lib/docker.sh's socket).
+export DOCKER_HOST="unix://$MLOOP_DATA/docker/docker.sock"
 # The test stack runs beside whatever else is up (the example's stack from the first README
 # command among them): every server gets a free port of its own unless the caller named one.
 for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT MLOOP_PROXY_PORT; do

@@ -77,6 +77,40 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
   }, minutes(2));
 
   it(
+    'imports the base image from its tarball when the daemon lacks it',
+    async () => {
+      const tag = `mloop/base-import-test:${scope}`;
+      const wheelhouse = {
+        python: config.pythonExecutable,
+        dir: path.join(config.cacheDir, 'wheelhouse'),
+        pythonVersion: '3.11',
+      };
+      const common = { docker, wheelhouse, runtimeDir: config.runtimeDir, workDir: await tempDir('docker-import') };
+      const tarball = path.join(config.cacheDir, 'base-image', 'bookworm-python3.tar');
+      const importer = new ModelImageBuilder({ ...common, baseImage: tag, baseImageTarball: tarball });
+      try {
+        const id = await importer.ensureBaseImage();
+        expect(id).toMatch(/^sha256:/);
+        expect(await importer.ensureBaseImage()).toBe(id);
+      } finally {
+        await docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => undefined);
+      }
+      const missing = new ModelImageBuilder({
+        ...common,
+        baseImage: `mloop/nowhere:${scope}`,
+        baseImageTarball: '/no/rootfs.tar',
+      });
+      await expect(missing.ensureBaseImage()).rejects.toThrow(
+        /tarball \/no\/rootfs.tar is missing: run "scripts\/setup.sh --docker"/,
+      );
+    },
+    minutes(3),
+  );
+
+  it(
     'builds one labelled image per version, found again instead of rebuilt',
     async () => {
       const started = Date.now();

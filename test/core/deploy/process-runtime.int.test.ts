@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MloopError } from '../../../core/errors';
 import { ProcessRuntime } from '../../../core/deploy/process-runtime';
@@ -12,6 +13,7 @@ import { config, tempDir } from '../../helpers/stack';
 import { until } from '../../helpers/until';
 
 const root = path.resolve(import.meta.dirname, '../../..');
+const run = promisify(execFile);
 
 describe('process backend behind the proxy (real model servers, real HAProxy)', () => {
   let proxy: TestProxy;
@@ -35,7 +37,7 @@ describe('process backend behind the proxy (real model servers, real HAProxy)', 
     expect(processesMentioning(deployments ?? '/nonexistent')).toBe('');
   });
 
-  it('deploys, answers V2 (JSON, binary, tritonclient) on its stable endpoint, switches blue/green losing nothing', async () => {
+  it('serves V2 (JSON, binary, tritonclient) on its endpoint, switches blue/green losing nothing', async () => {
     await deployAndSwitch(runtime(), proxy.proxy, specs);
   });
 
@@ -90,6 +92,16 @@ describe('process backend behind the proxy (real model servers, real HAProxy)', 
     expect(err).toBeInstanceOf(MloopError);
     expect((err as MloopError).code).toBe('DeploymentFailed');
     expect((err as MloopError).message).toMatch(/exited before it was ready.*predict module is broken/s);
+  });
+
+  it('are stopped by `mloop dev down` through their pid files', async () => {
+    const spec = { ...specs[0], environment: 'down' };
+    const instance = await runtime().ensure(spec);
+    const script = 'source scripts/lib/common.sh && source scripts/lib/deployments.sh && deployment_processes_stop';
+    await run('bash', ['-c', script], { cwd: root, env: { ...process.env, MLOOP_DATA: path.dirname(deployments) } });
+    expect(processesMentioning(path.join(deployments, instance.name))).toBe('');
+    expect(await runtime().get(spec)).toBeUndefined();
+    await runtime().remove(spec);
   });
 
   it('refuses an artifact whose bytes do not match the digest, naming the field', async () => {
