@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../artifacts/store';
 import { invalidInput, MloopError } from '../errors';
+import { executablePath } from '../python/model-process';
 import { modelProcessEnv } from '../security/model-env';
 import type { RunnerAccount } from '../security/runner-account';
 import { KServeClient } from '../serving/kserve-client';
@@ -233,7 +234,8 @@ export class ProcessRuntime implements DeploymentRuntime {
       );
       args.push('--pid-file', this.pidFileOf(name));
       // Its own session and files for output: nothing ties it to this process any more.
-      const child = spawn(this.opts.python, args, {
+      const python = await executablePath(this.opts.python);
+      const child = spawn(python, args, {
         cwd: path.join(dir, 'model'),
         env: modelProcessEnv(process.env, {
           pythonPath: path.join(dir, 'runtime'),
