@@ -6,6 +6,7 @@ import { registerAllowedHosts } from './plugins/allowed-hosts';
 import { registerAuth, type AuthOptions } from './plugins/auth';
 import { registerTemporal } from './plugins/temporal';
 import { aliasRoutes } from './routes/aliases';
+import { deploymentRoutes } from './routes/deployments';
 import { lifecycleRoutes, type LifecycleRouteOptions } from './routes/lifecycles';
 import { modelRoutes, type RegistryRouteOptions } from './routes/models';
 import { runRoutes } from './routes/runs';
@@ -35,5 +36,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(modelRoutes(opts));
   await app.register(aliasRoutes(opts));
   await app.register(runRoutes(opts));
+  await app.register(deploymentRoutes(opts));
   return app;
 }

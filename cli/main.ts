@@ -2,6 +2,9 @@
  * mloop CLI (the TypeScript part; `mloop dev` and `mloop setup` are shell, see bin/mloop).
  *   mloop lifecycle start --model NAME --repo URL [--ref REF] [--path DIR] --dataset FILE [--param k=v]... [--wait]
  *   mloop lifecycle status ID
+ *   mloop approve|reject ID [--comment TEXT]       ID: lifecycle/<model>/<key> or deploy/<model>/<env>/<key>
+ *   mloop deploy --model NAME (--version N | --alias A) --env staging|production [--backend process|docker] [--key K]
+ *   mloop rollback --model NAME --reason TEXT
  *   mloop token add --subject NAME --role ROLE...
  */
 import path from 'node:path';
@@ -10,6 +13,7 @@ import { isRole, roles, type Role } from '../core/auth/roles';
 import { addToken } from '../core/auth/token-file';
 import { loadConfig } from '../core/config';
 import { ApiClient } from './api-client';
+import { decisionPath } from './decision-path';
 import { findCliToken } from './token';
 
 const config = loadConfig();
@@ -136,9 +140,60 @@ async function tokenAdd(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function decide(action: 'approve' | 'reject', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { comment: { type: 'string' } } });
+  const [id] = positionals;
+  if (!id || positionals.length > 1) throw new Error(`usage: mloop ${action} ID [--comment TEXT]`);
+  const d = await api.request<{ by: string; at: string; approved: boolean }>('POST', decisionPath(id, action), {
+    ...(values.comment ? { comment: values.comment } : {}),
+  });
+  console.log(`${d.approved ? 'approved' : 'rejected'} ${id} as ${d.by} at ${d.at}`);
+  return 0;
+}
+
+async function deploy(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      version: { type: 'string' },
+      alias: { type: 'string' },
+      env: { type: 'string' },
+      backend: { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  if (!values.model || !values.env) throw new Error('--model and --env are required');
+  if ((values.version === undefined) === (values.alias === undefined)) throw new Error('give either --version or --alias');
+  const version = values.version === undefined ? undefined : Number(values.version);
+  if (version !== undefined && !(Number.isInteger(version) && version >= 1)) throw new Error(`--version must be a whole number from 1 (got "${values.version}")`);
+  const started = await api.request<{ id: string; links: { self: string } }>('POST', '/v1/deployments', {
+    model: values.model,
+    environment: values.env,
+    ...(version !== undefined ? { version } : { alias: values.alias }),
+    ...(values.backend ? { backend: values.backend } : {}),
+    ...(values.key ? { key: values.key } : {}),
+  });
+  console.log(`started ${started.id}\nstatus  ${started.links.self}`);
+  return 0;
+}
+
+async function rollback(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, reason: { type: 'string' } } });
+  if (!values.model || !values.reason) throw new Error('--model and --reason are required');
+  const r = await api.request<{ id: string; from: number; to: number }>('POST', `/v1/models/${encodeURIComponent(values.model)}/rollback`, {
+    reason: values.reason,
+  });
+  console.log(`rolling ${values.model} back from v${r.from} to v${r.to}: ${r.id}`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [group, cmd, ...rest] = argv;
   if (group === 'token' && cmd === 'add') return tokenAdd(rest);
+  if (group === 'approve' || group === 'reject') return decide(group, argv.slice(1));
+  if (group === 'deploy') return deploy(argv.slice(1));
+  if (group === 'rollback') return rollback(argv.slice(1));
   if (group === 'lifecycle' && cmd === 'start') return lifecycleStart(rest);
   if (group === 'lifecycle' && cmd === 'status' && rest[0]) {
     printLifecycle(await api.request<LifecycleView>('GET', `/v1/lifecycles/${rest[0]}`));
@@ -152,6 +207,9 @@ async function main(argv: string[]): Promise<number> {
       '  mloop lifecycle start --model NAME --repo URL|PATH [--ref REF] [--path DIR] --dataset FILE',
       '                        [--param k=v]... [--key KEY] [--wait]',
       '  mloop lifecycle status ID',
+      '  mloop approve|reject ID [--comment TEXT]   (ID: lifecycle/<model>/<key> or deploy/<model>/<env>/<key>)',
+      '  mloop deploy --model NAME (--version N | --alias A) --env staging|production [--backend process|docker]',
+      '  mloop rollback --model NAME --reason TEXT',
       `  mloop token add --subject NAME --role ${roles.join('|')} [--role …]`,
       '',
       'The CLI sends MLOOP_TOKEN, or the token the API wrote on its first start to $MLOOP_DATA/auth/cli-token.',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import os from 'node:os';
 import type { AuthConfig } from './auth/load';
@@ -17,11 +18,33 @@ export interface MloopConfig {
   /** Names the API answers to (the `Host` header), against DNS rebinding: loopback names plus these. */
   apiAllowedHosts: string[];
   auth: AuthConfig;
+  deploy: DeployConfig;
   /** Folders that local repositories and datasets must resolve into (MLOOP_ALLOWED_ROOTS, `:`-separated). */
   allowedRoots: string[];
   /** The unprivileged account model code runs as when the worker runs as root (MLOOP_RUNNER_USER). */
   runnerUser: string;
 }
+
+/** Deployments: the proxy in front of them and how model images are built (core/deploy/). */
+export interface DeployConfig {
+  /** HAProxy's runtime sockets and generated endpoints ($MLOOP_DATA/proxy), and its own port. */
+  proxyDir: string;
+  proxyPort: number;
+  /** Instance folders of the process backend. */
+  processRoot: string;
+  /** Keeps installations that share a Docker daemon apart in container names and labels. */
+  scope: string;
+  /** What model images start from; `python:3.11-slim` where an image registry is reachable. */
+  baseImage: string;
+  /** A root file system tarball imported as `baseImage` when the daemon lacks it. */
+  baseImageTarball?: string;
+  wheelhouseDir: string;
+  /** The Python version of the base image, which the wheels are fetched for. */
+  imagePython: string;
+}
+
+/** The base image scripts/lib/base-image.sh builds from Debian's packages, for machines without registries. */
+export const localBaseImage = 'mloop/base:bookworm-python3';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
@@ -29,6 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
   const cacheDir = env.MLOOP_CACHE ?? path.join(os.homedir(), '.cache', 'mloop');
   const dataDir = path.resolve(env.MLOOP_DATA ?? path.join(repoRoot, '.mloop'));
   const apiHost = env.MLOOP_API_HOST ?? '127.0.0.1';
+  const baseImage = env.MLOOP_BASE_IMAGE ?? 'python:3.11-slim';
+  const localTarball = path.join(cacheDir, 'base-image', 'bookworm-python3.tar');
   return {
     temporalAddress: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_PORT ?? '7233'}`,
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
@@ -46,6 +71,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MloopConfig {
       cliTokenFile: path.resolve(env.MLOOP_CLI_TOKEN_FILE ?? path.join(dataDir, 'auth', 'cli-token')),
       ...(env.MLOOP_TOKENS !== undefined ? { envTokens: env.MLOOP_TOKENS } : {}),
       bootstrap: env.MLOOP_TOKENS_FILE === undefined && env.MLOOP_TOKENS === undefined,
+    },
+    deploy: {
+      proxyDir: path.join(dataDir, 'proxy'),
+      proxyPort: Number(env.MLOOP_PROXY_PORT ?? '8090'),
+      processRoot: path.join(dataDir, 'deployments'),
+      scope: env.MLOOP_DEPLOY_SCOPE ?? createHash('sha256').update(dataDir).digest('hex').slice(0, 8),
+      baseImage,
+      baseImageTarball: env.MLOOP_BASE_IMAGE_TARBALL ?? (baseImage === localBaseImage ? localTarball : undefined),
+      wheelhouseDir: path.join(cacheDir, 'wheelhouse'),
+      imagePython: env.MLOOP_IMAGE_PYTHON ?? '3.11',
     },
     allowedRoots: allowedRoots(env.MLOOP_ALLOWED_ROOTS, [dataDir, path.join(repoRoot, 'examples')]),
     runnerUser: env.MLOOP_RUNNER_USER ?? 'mloop-runner',

@@ -11,6 +11,8 @@ export const errorCodes = {
   TrainingFailed: { retryable: false, httpStatus: 422 },
   EvaluationFailed: { retryable: false, httpStatus: 422 },
   ShadowTestFailed: { retryable: false, httpStatus: 422 },
+  // A model server that does not start, answer its health check or pass its smoke inference.
+  DeploymentFailed: { retryable: false, httpStatus: 422 },
   Unauthorized: { retryable: false, httpStatus: 401 },
   Forbidden: { retryable: false, httpStatus: 403 },
   NotFound: { retryable: false, httpStatus: 404 },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dev service manager: `mloop dev up|down|status`.
-#   up [--no-app] [--docker]   start Temporal, Kafka (and dockerd), then the worker and API;
+#   up [--no-app] [--docker]   start Temporal, Kafka, the proxy (and dockerd), then the worker and API;
 #                              TEMPORAL_ADDRESS / KAFKA_BROKERS, when set, name servers to use instead
 #                              (PostgreSQL and Mosquitto too; POSTGRES_URL / MQTT_URL likewise)
 #   down                       stop everything this data directory started
@@ -10,6 +10,8 @@ source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
+source "$MLOOP_ROOT/scripts/lib/proxy.sh"
+source "$MLOOP_ROOT/scripts/lib/deployments.sh"
 source "$MLOOP_ROOT/scripts/lib/app.sh"
 source "$MLOOP_ROOT/scripts/lib/service-user.sh"
 source "$MLOOP_ROOT/scripts/lib/postgres.sh"
@@ -35,6 +37,7 @@ case "$cmd" in
     # Servers the user already runs are preferred over starting our own.
     if [ -n "${TEMPORAL_ADDRESS:-}" ]; then log "using Temporal at $TEMPORAL_ADDRESS"; else temporal_start; fi
     if [ -n "${KAFKA_BROKERS:-}" ]; then log "using Kafka at $KAFKA_BROKERS"; else kafka_start; fi
+    proxy_start
     [ "$with_docker" = 1 ] && docker_start
     # The pipeline connectors' services; POSTGRES_URL / MQTT_URL name ones to use instead.
     if [ -n "${POSTGRES_URL:-}" ]; then log "using PostgreSQL at $POSTGRES_URL"; else postgres_start; fi
@@ -47,6 +50,8 @@ case "$cmd" in
     app_stop
     mqtt_stop
     postgres_stop
+    deployment_processes_stop
+    proxy_stop
     docker_stop
     kafka_stop
     temporal_stop
@@ -55,6 +60,7 @@ case "$cmd" in
   status)
     temporal_status
     kafka_status
+    proxy_status
     docker_status
     postgres_status
     mqtt_status

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything mloop needs on a fresh machine, idempotently: node modules, the Temporal
-# CLI, Kafka's jars, the Python venv, the Docker engine, Chromium (for the report tests), and
-# PostgreSQL and Mosquitto (the pipeline connectors' services) from Debian's packages.
-# Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a second run
-# only checks.
+# CLI, Kafka's jars, the Python venv, HAProxy, the Docker engine, Chromium (for the report
+# tests), and PostgreSQL and Mosquitto (the pipeline connectors' services) from Debian's
+# packages; with --docker also the base image tarball and the wheelhouse that model images are
+# built from. Downloads and builds are cached in $MLOOP_CACHE (~/.cache/mloop by default), so a
+# second run only checks.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$MLOOP_ROOT/scripts/lib/temporal.sh"
 source "$MLOOP_ROOT/scripts/lib/kafka.sh"
 source "$MLOOP_ROOT/scripts/lib/docker.sh"
 source "$MLOOP_ROOT/scripts/lib/chromium.sh"
+source "$MLOOP_ROOT/scripts/lib/proxy.sh"
+source "$MLOOP_ROOT/scripts/lib/base-image.sh"
 source "$MLOOP_ROOT/scripts/lib/runner.sh"
 # PostgreSQL and Mosquitto: the pipeline connectors' services.
 source "$MLOOP_ROOT/scripts/lib/service-user.sh"
@@ -84,6 +87,14 @@ timed() {
   "$@"
   log "   $1: $((SECONDS - t0))s"
 }
+with_docker_images=0
+for arg in "$@"; do
+  case "$arg" in
+    --docker) with_docker_images=1 ;;
+    *) die "usage: scripts/setup.sh [--docker]" ;;
+  esac
+done
+
 t_setup=$SECONDS
 check_toolchains
 timed ensure_runner_user
@@ -91,8 +102,10 @@ timed install_node_modules
 timed install_python_venv
 timed temporal_install
 timed kafka_install
+timed proxy_install
 timed docker_install
 timed chromium_install
 timed postgres_install
 timed mqtt_install
+if [ "$with_docker_images" = 1 ]; then timed base_image_prepare; fi
 log "setup complete in $((SECONDS - t_setup))s"

@@ -4,14 +4,16 @@
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
-bash "$MLOOP_ROOT/scripts/setup.sh" || exit 1
+bash "$MLOOP_ROOT/scripts/setup.sh" --docker || exit 1
 
 MLOOP_DATA=$(mktemp -d "${TMPDIR:-/tmp}/mloop-test.XXXXXX")
 export MLOOP_DATA
 export MLOOP_PYTHON="$MLOOP_CACHE/venv/bin/python"
+# The deployment tests talk to the stack's own dockerd (scripts/lib/docker.sh's socket).
+export DOCKER_HOST="unix://$MLOOP_DATA/docker/docker.sock"
 # The test stack runs beside whatever else is up (the example's stack from the first README
 # command among them): every server gets a free port of its own unless the caller named one.
-for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT; do
+for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT MLOOP_PROXY_PORT; do
   [ -n "${!var:-}" ] || export "$var=$(free_port)"
 done
 # The pipeline connectors' servers.
@@ -19,7 +21,7 @@ for var in POSTGRES_PORT MQTT_PORT; do
   [ -n "${!var:-}" ] || export "$var=$(free_port)"
 done
 log "connector service ports: postgres $POSTGRES_PORT, mqtt $MQTT_PORT"
-log "test stack ports: temporal $TEMPORAL_PORT, web ui $TEMPORAL_UI_PORT, kafka $KAFKA_PORT/$KAFKA_CONTROLLER_PORT, api $MLOOP_API_PORT"
+log "test stack ports: temporal $TEMPORAL_PORT, web ui $TEMPORAL_UI_PORT, kafka $KAFKA_PORT/$KAFKA_CONTROLLER_PORT, api $MLOOP_API_PORT, proxy $MLOOP_PROXY_PORT"
 
 finish() {
   local rc=$?

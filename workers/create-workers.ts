@@ -1,4 +1,5 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createDeployActivities } from '../activities/deploy';
 import { createRegistryActivities } from '../activities/registry';
 import { createShadowActivities } from '../activities/shadow';
 import { createTrainActivities } from '../activities/train';
@@ -29,6 +30,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     ...createTrainActivities(opts.deps),
     ...createRegistryActivities({ registry: opts.deps.registry }),
     ...createShadowActivities({ ...opts.deps, python: opts.deps.pythonOptions }),
+    ...createDeployActivities({ releases: opts.deps.releases, registry: opts.deps.registry }),
   };
   const workflowSource = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath };
   const workers: Worker[] = [];

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TopicPosition, TopicRangeSpec } from '../core/data/topic-snapshot';
 import type { GateResult } from '../core/evaluation/gates';
+import type { Release } from '../core/deploy/releases';
 import type { ShadowReport } from '../core/shadow/report';
 import type { ShadowJudgement, ShadowThresholds } from '../core/shadow/thresholds';
 
@@ -80,9 +81,37 @@ export interface LifecycleInput {
   trainTaskQueue?: string;
   /** Task queue for stream processors (shadow tests); defaults to `mloop-stream`. */
   streamTaskQueue?: string;
+  /**
+   * When given, the lifecycle goes on by itself into the deploy stage once the candidate passed
+   * its shadow test (or its gates, without one): staging, the approval, then production.
+   */
+  deploy?: LifecycleDeployConfig;
 }
 
-export type LifecycleStage = 'train' | 'shadow' | 'done' | 'failed' | 'aborted';
+export interface LifecycleDeployConfig {
+  /** Where the lifecycle ends: `production` (default, after an approval) or `staging`. */
+  environment?: Environment;
+  backend?: RuntimeBackend;
+  resources?: Partial<DeployResources>;
+  promotion?: PromotionPolicy;
+  /** Task queue of the deploy activities; defaults to `mloop-control`. */
+  deployTaskQueue?: string;
+}
+
+export type LifecycleStage =
+  | 'train'
+  | 'shadow'
+  | 'staging'
+  | 'awaiting-approval'
+  | 'promoting'
+  | 'production'
+  | 'staged'
+  | 'rejected'
+  | 'expired'
+  | 'rolled-back'
+  | 'done'
+  | 'failed'
+  | 'aborted';
 
 /** Where a shadow test starts reading its input topic. */
 export type ShadowStart = 'latest' | 'earliest' | TopicPosition;
@@ -175,10 +204,16 @@ export interface LifecycleStatus {
   shadow?: ShadowReport;
   /** The last lines the model code printed. */
   log?: string[];
+  /** The deploy stage as its workflow last reported it: phase, endpoints, approval deadline and decision. */
+  deploy?: DeployStatus;
   error?: string;
 }
 
-export type LifecycleResult = LifecycleStatus & { train?: TrainModelResult; shadowTest?: ShadowTestResult };
+export type LifecycleResult = LifecycleStatus & {
+  train?: TrainModelResult;
+  shadowTest?: ShadowTestResult;
+  deployment?: DeployModelResult;
+};
 
 export const statusQuery = defineQuery<LifecycleStatus>('status');
 export const abortSignal = defineSignal<[{ reason: string; by: string }]>('abort');
@@ -187,3 +222,125 @@ export const trainProgressSignal = defineSignal<[TrainProgress]>('trainProgress'
 export const stopShadowSignal = defineSignal<[{ by: string }]>('stopShadow');
 /** A shadow test reports its live figures; the answer tells it whether to stop. */
 export const shadowProgressUpdate = defineUpdate<{ stop: boolean }, [ShadowReport]>('shadowProgress');
+
+// Stage 4: deployments and promotion
+
+export type Environment = 'staging' | 'production';
+export type RuntimeBackend = 'process' | 'docker';
+
+/** What a deployment's model servers get; every field has a default, each can be overridden. */
+export interface DeployResources {
+  replicas: number;
+  cpus: number;
+  memoryMb: number;
+  /** How long a new server may take to answer `ready` before the deploy counts it as failed. */
+  healthTimeoutSeconds: number;
+}
+
+export const defaultDeployResources: DeployResources = { replicas: 1, cpus: 1, memoryMb: 1024, healthTimeoutSeconds: 120 };
+
+/** Promotion waits this long for a human decision before the candidate is retired. */
+export const defaultApprovalTimeoutSeconds = 7 * 24 * 3600;
+
+export interface PromotionPolicy {
+  /** Seconds to wait for a decision; default 7 days. */
+  timeoutSeconds?: number;
+  /** Whether the operator who started the deploy may approve it; default false. */
+  allowSelfApproval?: boolean;
+}
+
+export interface DeployModelInput {
+  model: string;
+  version: VersionRef;
+  /**
+   * `staging` deploys and checks the version on the staging endpoint only; `production` does
+   * that, then waits for an approval and swaps production to it blue/green.
+   */
+  environment: Environment;
+  requestedBy: string;
+  backend?: RuntimeBackend;
+  resources?: Partial<DeployResources>;
+  promotion?: PromotionPolicy;
+  /** A decision taken before the deploy started (a rollback to a version approved before). */
+  preApproved?: PromotionDecision;
+  /** Why this deploy runs, kept with the alias move (e.g. "rollback from v4"). */
+  reason?: string;
+  /** The lifecycle to report phases to, when the deploy is one of its stages. */
+  lifecycleId?: string;
+  /** Task queue of the deploy activities; defaults to `mloop-control`. */
+  deployTaskQueue?: string;
+}
+
+export type DeployPhase =
+  | 'staging'
+  | 'awaiting-approval'
+  | 'promoting'
+  | 'production'
+  | 'staged'
+  | 'rejected'
+  | 'expired'
+  | 'rolled-back'
+  | 'failed';
+
+export interface PromotionDecisionInput {
+  /** Who decides; the API sets it from the caller's token. */
+  by: string;
+  comment?: string;
+}
+
+export interface PromotionDecision extends PromotionDecisionInput {
+  approved: boolean;
+  at: string;
+}
+
+/** One version's model servers for one environment, and the row they must answer before taking traffic. */
+export type ReleaseRef = Release<Environment>;
+
+export interface DeployStatus {
+  model: string;
+  environment: Environment;
+  version: number;
+  phase: DeployPhase;
+  requestedBy: string;
+  /** The stable endpoint per environment, once routed. */
+  endpoints: Partial<Record<Environment, string>>;
+  approval?: {
+    /** ISO time after which the wait ends and the candidate is retired. */
+    deadline: string;
+    /** Why an approval would be refused (the version failed a shadow test or a gate). */
+    blockedBy?: string;
+    decision?: PromotionDecision;
+  };
+  /** The production version this deploy replaced, for rollback. */
+  previousVersion?: number | null;
+  /** Why a deploy rolled back or failed. */
+  error?: string;
+}
+
+export interface DeployModelResult extends DeployStatus {
+  outcome: 'production' | 'staged' | 'rejected' | 'expired' | 'rolled-back';
+}
+
+export const deployWorkflowId = (model: string, environment: Environment, key: string): string =>
+  `deploy/${model}/${environment}/${key}`;
+
+export const deployStatusQuery = defineQuery<DeployStatus>('deployStatus');
+/** Human gates: approve or reject the promotion a deploy waits for. Validators refuse what cannot be decided. */
+export const approvePromotionUpdate = defineUpdate<PromotionDecision, [PromotionDecisionInput]>('approvePromotion');
+export const rejectPromotionUpdate = defineUpdate<PromotionDecision, [PromotionDecisionInput]>('rejectPromotion');
+/** A lifecycle hands a decision taken through its own Updates to its deploy child. */
+export const promotionDecidedSignal = defineSignal<[PromotionDecision]>('promotionDecided');
+/** A deploy child reports its phase to its lifecycle, so the lifecycle's validators and status know it. */
+export const deployProgressSignal = defineSignal<[DeployStatus]>('deployProgress');
+
+export interface RetireDeploymentInput {
+  model: string;
+  environment: Environment;
+  /** The version the environment served when retirement was asked for, for the audit. */
+  version: number;
+  by: string;
+  reason?: string;
+}
+
+export const retireWorkflowId = (model: string, environment: Environment, key: string): string =>
+  `retire/${model}/${environment}/${key}`;

@@ -1,3 +1,5 @@
 export { modelLifecycle } from './model-lifecycle';
 export { trainModel } from './train-model';
 export { shadowTest } from './shadow-test';
+export { deployModel } from './deploy-model';
+export { retireDeployment } from './retire-deployment';

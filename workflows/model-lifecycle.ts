@@ -8,22 +8,31 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   executeChild,
+  getExternalWorkflowHandle,
   type TemporalFailure,
 } from '@temporalio/workflow';
 import {
   abortSignal,
+  approvePromotionUpdate,
+  deployProgressSignal,
+  promotionDecidedSignal,
+  rejectPromotionUpdate,
   searchAttributes,
   shadowProgressUpdate,
   stopShadowSignal,
   trainProgressSignal,
   statusQuery,
   taskQueues,
+  type DeployStatus,
   type LifecycleInput,
   type LifecycleResult,
   type LifecycleStage,
   type LifecycleStatus,
+  type PromotionDecisionInput,
 } from './definitions';
 import type { ShadowReport } from '../core/shadow/report';
+import { deployModel } from './deploy-model';
+import { promotionDecision, validatePromotionDecision, type PromotionGateState } from './promotion-gate';
 import { shadowTest } from './shadow-test';
 import { trainModel } from './train-model';
 
@@ -62,6 +71,8 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
     abortReason = `aborted by ${by}: ${reason}`;
     stages.cancel();
   });
+  const deployId = `${workflowInfo().workflowId}/deploy`;
+  registerPromotionHandlers(input, status, deployId, (stage) => enter(stage));
 
   const enter = (stage: LifecycleStage): void => {
     status.stage = stage;
@@ -127,8 +138,33 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
           return result;
         })()
       : undefined;
-    enter('done');
-    return { ...status, train, ...(shadow ? { shadowTest: shadow } : {}) };
+    const deployConfig = input.deploy;
+    if (!deployConfig) {
+      enter('done');
+      return { ...status, train, ...(shadow ? { shadowTest: shadow } : {}) };
+    }
+    enter('staging');
+    const deployment = await stages.run(() =>
+      executeChild(deployModel, {
+        workflowId: deployId,
+        args: [
+          {
+            model: input.model,
+            version: { version: train.version, commitSha: train.commitSha, repoUrl: input.repo.url, repoPath: input.repo.path, artifactDigest: train.artifactDigest },
+            environment: deployConfig.environment ?? 'production',
+            requestedBy: input.requestedBy,
+            ...(deployConfig.backend ? { backend: deployConfig.backend } : {}),
+            ...(deployConfig.resources ? { resources: deployConfig.resources } : {}),
+            ...(deployConfig.promotion ? { promotion: deployConfig.promotion } : {}),
+            ...(deployConfig.deployTaskQueue ? { deployTaskQueue: deployConfig.deployTaskQueue } : {}),
+            lifecycleId: workflowInfo().workflowId,
+          },
+        ],
+      }),
+    );
+    status.deploy = deployment;
+    enter(deployment.outcome);
+    return { ...status, train, ...(shadow ? { shadowTest: shadow } : {}), deployment };
   } catch (err) {
     if (abortReason !== undefined && isCancellation(err)) {
       status.error = abortReason;
@@ -143,6 +179,54 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
       message: `${status.model}: stage failed: ${cause.message}`,
       nonRetryable: true,
     });
+  }
+}
+
+/**
+ * Approvals sent to the lifecycle (API, CLI, `temporal workflow update`) are validated here against
+ * what the deploy child last reported, then handed to the child, which owns the wait.
+ */
+function registerPromotionHandlers(
+  input: LifecycleInput,
+  status: LifecycleStatus,
+  deployId: string,
+  enter: (stage: LifecycleStage) => void,
+): void {
+  const gate = (): PromotionGateState => ({
+    awaiting: status.deploy?.phase === 'awaiting-approval',
+    version: status.deploy?.version ?? status.version ?? 0,
+    requestedBy: input.requestedBy,
+    allowSelfApproval: input.deploy?.promotion?.allowSelfApproval ?? false,
+    ...(status.deploy?.approval?.blockedBy ? { blockedBy: status.deploy.approval.blockedBy } : {}),
+    ...(status.deploy?.approval?.decision ? { decision: status.deploy.approval.decision } : {}),
+  });
+  const decide = (approved: boolean) => async (decisionInput: PromotionDecisionInput) => {
+    const decision = promotionDecision(approved, decisionInput, new Date());
+    if (status.deploy?.approval) status.deploy.approval.decision = decision;
+    await getExternalWorkflowHandle(deployId).signal(promotionDecidedSignal, decision);
+    return decision;
+  };
+  setHandler(approvePromotionUpdate, decide(true), { validator: (i) => validatePromotionDecision(gate(), true, i) });
+  setHandler(rejectPromotionUpdate, decide(false), { validator: (i) => validatePromotionDecision(gate(), false, i) });
+  setHandler(deployProgressSignal, (deploy) => {
+    // A decision recorded here first must not be overwritten by a report sent before it arrived.
+    const decision = status.deploy?.approval?.decision;
+    status.deploy = deploy;
+    if (decision && deploy.approval && !deploy.approval.decision) deploy.approval.decision = decision;
+    const stage = lifecycleStageOf(deploy.phase);
+    if (stage) enter(stage);
+  });
+}
+
+/** The lifecycle's stage while its deploy child is in a phase; final phases come with the child's result. */
+function lifecycleStageOf(phase: DeployStatus['phase']): LifecycleStage | undefined {
+  switch (phase) {
+    case 'staging':
+    case 'awaiting-approval':
+    case 'promoting':
+      return phase;
+    default:
+      return undefined;
   }
 }
 

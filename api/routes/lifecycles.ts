@@ -59,6 +59,7 @@ export function lifecycleRoutes(opts: LifecycleRouteOptions) {
         ...(opts.trainTaskQueue ? { trainTaskQueue: opts.trainTaskQueue } : {}),
         ...(opts.streamTaskQueue ? { streamTaskQueue: opts.streamTaskQueue } : {}),
         ...(body.shadow ? { shadow: body.shadow } : {}),
+        ...(body.deploy ? { deploy: body.deploy } : {}),
       };
       const workflowId = lifecycleWorkflowId(body.model, body.key ?? randomUUID());
       const handle = await app.temporal.workflow.start('modelLifecycle', {

@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { LifecycleDeploy } from './deployments';
 
-export const modelNamePattern = '^[a-z0-9][a-z0-9._-]{0,62}$';
+export { modelNamePattern } from './names';
+import { modelNamePattern } from './names';
 
 const TopicPosition = Type.Object(
   {
@@ -82,6 +84,7 @@ export const StartLifecycleBody = Type.Object(
     ),
     trainTimeoutMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 60 })),
     shadow: Type.Optional(ShadowConfigSchema),
+    deploy: Type.Optional(LifecycleDeploy),
     params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Training parameters, merged over the manifest defaults' })),
     key: Type.Optional(
       Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Idempotency key: the same key starts the same lifecycle once' }),

@@ -241,7 +241,7 @@ function runAs(account: RunnerAccount, command: string, args: string[]): Promise
  * and the runner may not pass through the worker's home to follow it. The file itself stays a
  * link, so Python still finds its venv next to it.
  */
-async function executablePath(python: string): Promise<string> {
+export async function executablePath(python: string): Promise<string> {
   const dir = await fs.realpath(path.dirname(python)).catch(() => undefined);
   return dir ? path.join(dir, path.basename(python)) : python;
 }

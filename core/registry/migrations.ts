@@ -109,6 +109,26 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('model_versions').addColumn('profile_digest', 'text').execute();
     },
   },
+  '0006_deployment_events': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('deployment_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('endpoint', 'text')
+        .addColumn('by', 'text', (c) => c.notNull())
+        .addColumn('decision_json', 'text')
+        .addColumn('status_json', 'text', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('deployment_events_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .execute();
+      await db.schema.createIndex('deployment_events_model_env_at').on('deployment_events').columns(['model', 'environment', 'at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

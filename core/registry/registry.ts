@@ -1,3 +1,5 @@
+import * as deployments from './deployments';
+import type { DeploymentEvent, NewDeploymentEvent } from './deployments';
 import * as shadowReports from './shadow-reports';
 import type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 import Database from 'better-sqlite3';
@@ -19,6 +21,7 @@ import type { ModelVersion, NewModelVersion } from './versions';
 
 export type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
 export { aliasPattern } from './aliases';
+export type { DeploymentEvent, NewDeploymentEvent } from './deployments';
 export type { ModelSummary } from './models';
 export type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
@@ -145,6 +148,20 @@ export class Registry {
 
   listShadowReports(model: string, version: number): Promise<StoredShadowReport[]> {
     return shadowReports.listShadowReports(this.ctx, model, version);
+  }
+
+  // Deployments
+
+  recordDeploymentEvent(e: NewDeploymentEvent): Promise<DeploymentEvent> {
+    return deployments.recordDeploymentEvent(this.ctx, e);
+  }
+
+  listDeploymentEvents(model: string, environment?: string): Promise<DeploymentEvent[]> {
+    return deployments.listDeploymentEvents(this.ctx, model, environment);
+  }
+
+  currentDeployments(model?: string): Promise<DeploymentEvent[]> {
+    return deployments.currentDeployments(this.ctx, model);
   }
 
   async close(): Promise<void> {

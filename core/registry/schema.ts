@@ -84,7 +84,26 @@ export interface ShadowReportsTable {
   created_at: string;
 }
 
+/** Append-only: every deploy's end (production, staged, rejected, expired, rolled back, retired). */
+export interface DeploymentEventsTable {
+  /** Idempotency key: the recording activity's workflow execution. */
+  id: string;
+  model: string;
+  environment: string;
+  version: number;
+  outcome: string;
+  endpoint: string | null;
+  /** Who caused it: the approver for a promotion, else who started the deploy. */
+  by: string;
+  /** The approval decision (who, when, comment), when there was one. */
+  decision_json: string | null;
+  status_json: string;
+  workflow_id: string;
+  at: string;
+}
+
 export interface RegistryDatabase {
+  deployment_events: DeploymentEventsTable;
   shadow_reports: ShadowReportsTable;
   models: ModelsTable;
   model_versions: ModelVersionsTable;

@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
     serve.add_argument("--log-requests", action="store_true", help="log each request to stderr")
+    serve.add_argument(
+        "--pid-file",
+        type=Path,
+        default=None,
+        help="for deployments: write the pid here and keep serving when the starting process exits",
+    )
 
     drift = commands.add_parser("drift", help="compare current data with a version's reference profile")
     drift.add_argument("--profile", required=True, type=Path, help="reference-profile.json written by train")
@@ -179,6 +185,7 @@ def parse_options(argv: Sequence[str]) -> TrainOptions | EvaluateOptions | Serve
             host=args.host,
             port=args.port,
             log_requests=args.log_requests,
+            pid_file=args.pid_file.resolve() if args.pid_file else None,
         )
     if args.command == "evaluate":
         return EvaluateOptions(

@@ -36,6 +36,9 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 0
     log_requests: bool = False
+    # A deployment's server: found again through this file by whoever manages it, so it does not
+    # stop with the process that started it.
+    pid_file: Path | None = None
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
@@ -52,7 +55,27 @@ def _stop_when_orphaned(parent: int, interval: float = 1.0) -> None:
             return
 
 
-def _serve_until_stop_signal(server: InferenceServer, on_serving: Callable[[], None]) -> None:
+def _write_pid_file(path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        tmp.write_text(f"{os.getpid()}\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the pid file {path}: {describe_exception(exc)}") from exc
+
+
+def _remove_pid_file(path: Path) -> None:
+    """Removes the pid file if it is still this process's (a successor may have taken it)."""
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _serve_until_stop_signal(
+    server: InferenceServer, on_serving: Callable[[], None], watch_parent: bool = True
+) -> None:
     """Serves on a thread while the main thread waits for SIGTERM/SIGINT, then stops
     gracefully. The handlers only wake the main thread (set_wakeup_fd): nothing happens
     inside a signal handler, so no lock can be taken there. `on_serving` runs once the
@@ -66,7 +89,10 @@ def _serve_until_stop_signal(server: InferenceServer, on_serving: Callable[[], N
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="mloop-serve", daemon=True
         )
         thread.start()
-        threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="mloop-orphan-watch", daemon=True).start()
+        if watch_parent:
+            threading.Thread(
+                target=_stop_when_orphaned, args=(os.getppid(),), name="mloop-orphan-watch", daemon=True
+            ).start()
         on_serving()
         while not os.read(read_end, 1):  # blocks until a signal arrives
             pass
@@ -82,6 +108,18 @@ def _serve_until_stop_signal(server: InferenceServer, on_serving: Callable[[], N
 
 def run_serve(options: ServeOptions, writer: ProtocolWriter) -> None:
     """Runs the serve command until a stop signal; failures before `ready` raise."""
+    if options.pid_file is not None:
+        # Written first, so a server that is still loading is found too (and not started twice).
+        _write_pid_file(options.pid_file)
+        try:
+            _run_serve(options, writer)
+        finally:
+            _remove_pid_file(options.pid_file)
+    else:
+        _run_serve(options, writer)
+
+
+def _run_serve(options: ServeOptions, writer: ProtocolWriter) -> None:
     manifest = load_manifest(options.model_dir)
     check_artifact_exists(options.artifact)
 
@@ -102,4 +140,5 @@ def run_serve(options: ServeOptions, writer: ProtocolWriter) -> None:
             lambda: writer.emit(
                 "ready", host=host, port=port, model=options.model_name, version=options.model_version
             ),
+            watch_parent=options.pid_file is None,
         )

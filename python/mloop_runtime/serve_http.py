@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import __version__
+from . import __version__, serve_binary
 from .entrypoints import describe_exception, traceback_tail
 from .errors import TrainingFailed
 from .protocol import json_safe
@@ -236,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         served = self.server.served
         if parts == ["v2"]:
             self._allow(method, "GET")
-            return HTTPStatus.OK, {"name": PLATFORM, "version": __version__, "extensions": []}
+            return HTTPStatus.OK, {"name": PLATFORM, "version": __version__, "extensions": [serve_binary.EXTENSION]}
         if parts in (["v2", "health", "live"], ["v2", "health", "ready"]):
             self._allow(method, "GET")
             return HTTPStatus.OK, {parts[2]: True}
@@ -278,7 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None, None  # the client went away
         served = self.server.served
         try:
-            rid, frame = parse_infer_request(body, served.manifest)
+            request = serve_binary.decode_request(body, self.headers.get(serve_binary.HEADER))
+            serve_binary.check_outputs(request)
+            rid, frame = parse_infer_request(request, served.manifest)
         except BadRequest as exc:
             # The bad rows by position, so a client can score the others (an mloop extension).
             fields = {"row_errors": exc.row_errors} if exc.row_errors else None
@@ -288,12 +290,16 @@ class _Handler(BaseHTTPRequestHandler):
         except TrainingFailed as exc:
             _log(f"mloop serve: {exc.message}" + (f"\n{exc.traceback_tail}" if exc.traceback_tail else ""))
             raise _Reply(HTTPStatus.INTERNAL_SERVER_ERROR, exc.message) from exc
-        return HTTPStatus.OK, {
+        response = {
             "model_name": served.name,
             "model_version": served.version,
             "id": rid if rid is not None else str(uuid.uuid4()),
             "outputs": outputs,
         }
+        try:
+            return HTTPStatus.OK, serve_binary.encode_response(response, request)
+        except BadRequest as exc:
+            raise _Reply(HTTPStatus.BAD_REQUEST, exc.message) from exc
 
     # Bodies and responses.
     def _read_body(self) -> bytes | None:
@@ -340,13 +346,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         # Serialised first: a failure here leaves nothing half-sent.
-        body = json.dumps(json_safe(payload), allow_nan=False, separators=(",", ":")).encode("utf-8")
+        content_type = "application/json"
+        if isinstance(payload, serve_binary.BinaryResponse):
+            body, content_type = payload.body, "application/octet-stream"
+            headers = {**(headers or {}), **payload.headers}
+        else:
+            body = json.dumps(json_safe(payload), allow_nan=False, separators=(",", ":")).encode("utf-8")
         if self._body_pending or self.server.stopping:  # an unread body would be taken for the next request
             self.close_connection = True
         self._io.start_response()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)

@@ -242,9 +242,10 @@ def _inputs_by_name(request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return by_name
 
 
-def parse_infer_request(body: bytes, manifest: Manifest) -> tuple[str | None, pd.DataFrame]:
-    """(the request's id or None, the features frame) of an infer request body."""
-    request = _body_object(body)
+def parse_infer_request(body: bytes | dict[str, Any], manifest: Manifest) -> tuple[str | None, pd.DataFrame]:
+    """(the request's id or None, the features frame) of an infer request body, or of the
+    request object serve_binary made of a binary one."""
+    request = body if isinstance(body, dict) else _body_object(body)
     rid = request.get("id")
     if rid is not None and not isinstance(rid, str):
         raise BadRequest(f'"id" must be a string (got {_show(rid)})')

@@ -39,10 +39,10 @@ export interface TestStack {
  * Real workers against the real Temporal dev server, on task queues of this test's own, with a
  * registry and artifact store in a temporary data directory.
  */
-export async function startTestStack(testName: string): Promise<TestStack> {
+export async function startTestStack(testName: string, overrides: Partial<WorkerDeps> = {}): Promise<TestStack> {
   const names = testNames(testName);
   const dataDir = await tempDir(names.prefix);
-  const deps = await createWorkerDeps({ ...config, dataDir });
+  const deps = { ...(await createWorkerDeps({ ...config, dataDir })), ...overrides };
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
     connection: nativeConnection,

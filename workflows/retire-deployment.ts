@@ -1,0 +1,17 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { createDeployActivities } from '../activities/deploy';
+import type { RetireDeploymentInput } from './definitions';
+
+type DeployActivities = ReturnType<typeof createDeployActivities>;
+
+const { retireEnvironment, recordRetirement } = proxyActivities<DeployActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+/** Takes an environment of a model out of service: its endpoint stops routing and its servers stop. */
+export async function retireDeployment(input: RetireDeploymentInput): Promise<{ stopped: number }> {
+  const stopped = await retireEnvironment({ model: input.model, environment: input.environment });
+  await recordRetirement(input);
+  return { stopped };
+}
