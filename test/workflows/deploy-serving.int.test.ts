@@ -54,18 +54,19 @@ describe('deploying the example model on the process backend behind HAProxy (rea
     proxy = await startTestProxy('deploy-serving');
     const names = testNames('deploy-serving');
     const account = await runnerAccount(config.runnerUser);
-    let releases: ServingReleases | undefined;
+    // The release manager needs the stack's git and artifacts; the stack needs the manager first.
+    const late: { releases?: ServingReleases } = {};
     stack = await startTestStack('deploy-serving', {
       releases: {
-        start: (...a) => releases!.start(...a),
-        check: (...a) => releases!.check(...a),
-        route: (...a) => releases!.route(...a),
-        stop: (...a) => releases!.stop(...a),
-        find: (...a) => releases!.find(...a),
-        retire: (...a) => releases!.retire(...a),
+        start: (...a) => late.releases!.start(...a),
+        check: (...a) => late.releases!.check(...a),
+        route: (...a) => late.releases!.route(...a),
+        stop: (...a) => late.releases!.stop(...a),
+        find: (...a) => late.releases!.find(...a),
+        retire: (...a) => late.releases!.retire(...a),
       },
     });
-    releases = new ServingReleases({
+    late.releases = new ServingReleases({
       proxy: proxy.proxy,
       runtimes: {
         process: new ProcessRuntime({
