@@ -204,10 +204,19 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
       const named = await docker.listContainers({ all: true, filters: { label: [`io.mloop.instance=${a.name}`] } });
       expect(named).toHaveLength(1);
       expect((await runtime.list({ model: 'pm-docker' })).map((i) => i.version)).toEqual([2]);
-      await runtime.remove(specs[1]);
-      await runtime.remove(specs[1]);
+
+      // A new instance asked for by two workers at once (two runtimes: no shared queue).
+      const replica = { ...specs[1], replica: 1 };
+      const other = new DockerRuntime({ docker, images, scope, stopTimeoutS: 10 });
+      const [c, d] = await Promise.all([runtime.ensure(replica), other.ensure(replica)]);
+      expect(c.ref).toBe(d.ref);
+      const replicas = await docker.listContainers({ all: true, filters: { label: [`io.mloop.instance=${c.name}`] } });
+      expect(replicas).toHaveLength(1);
+
+      for (const spec of [specs[1], replica, specs[1]]) await runtime.remove(spec);
       expect(await runtime.get(specs[1])).toBeUndefined();
+      expect(await runtime.list({ model: 'pm-docker' })).toEqual([]);
     },
-    minutes(5),
+    minutes(8),
   );
 });
