@@ -78,8 +78,9 @@ export class DockerRuntime implements DeploymentRuntime {
       try {
         await this.create(name, spec);
       } catch (err) {
-        // Another process created it between our look-up and create: adopt that one.
-        if (statusOf(err) === 409 && attempt < 3) continue;
+        // Another process is creating it (the name is taken before the container can be
+        // inspected, which takes seconds with vfs): adopt that one once it is there.
+        if (statusOf(err) === 409 && attempt < 3 && (await this.appears(name))) continue;
         throw err;
       }
       try {
@@ -90,6 +91,15 @@ export class DockerRuntime implements DeploymentRuntime {
         throw err;
       }
     }
+  }
+
+  private async appears(name: string, timeoutMs = 5 * 60_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.inspect(name)) return true;
+      await sleep(250);
+    }
+    return false;
   }
 
   private async startContainer(name: string): Promise<void> {
