@@ -48,23 +48,39 @@ const statusOf = (err: unknown): number | undefined => (err as { statusCode?: nu
 export class DockerRuntime implements DeploymentRuntime {
   readonly kind = 'docker' as const;
 
+  private readonly pending = new Map<string, Promise<Instance>>();
+
   constructor(private readonly opts: DockerRuntimeOptions) {}
 
   async ensure(spec: InstanceSpec): Promise<Instance> {
     checkSpec(spec);
     const name = instanceName(this.opts.scope, spec);
+    // Calls of this process for one instance take turns; other processes meet a 409 instead.
+    const previous = this.pending.get(name) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.ensureNow(name, spec));
+    this.pending.set(name, run);
+    void run.finally(() => this.pending.get(name) === run && this.pending.delete(name)).catch(() => undefined);
+    return run;
+  }
+
+  private async ensureNow(name: string, spec: InstanceSpec): Promise<Instance> {
     const digest = normalDigest(spec.artifactDigest);
     for (let attempt = 1; ; attempt++) {
       const found = await this.inspect(name);
       const labels = found?.Config.Labels ?? {};
       const same = labels[labelKeys.sha] === spec.sha && labels[labelKeys.artifactDigest] === digest;
-      if (found && same && found.State.Running) return this.waitReady(name, spec.readyTimeoutMs);
+      if (found && same && (found.State.Running || found.State.Status === 'created')) {
+        // Running, or created by an attempt that died (or runs elsewhere) before starting it.
+        if (!found.State.Running) await this.startContainer(name);
+        return this.waitReady(name, spec.readyTimeoutMs);
+      }
       if (found) await this.removeContainer(name);
       try {
         await this.create(name, spec);
       } catch (err) {
-        // Another attempt created it between our look-up and create: adopt that one.
-        if (statusOf(err) === 409 && attempt < 3) continue;
+        // Another process is creating it (the name is taken before the container can be
+        // inspected, which takes seconds with vfs): adopt that one once it is there.
+        if (statusOf(err) === 409 && attempt < 3 && (await this.appears(name))) continue;
         throw err;
       }
       try {
@@ -74,6 +90,23 @@ export class DockerRuntime implements DeploymentRuntime {
         if (attempt < 2 && err instanceof MloopError && /cannot listen on/.test(err.message)) continue;
         throw err;
       }
+    }
+  }
+
+  private async appears(name: string, timeoutMs = 5 * 60_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.inspect(name)) return true;
+      await sleep(250);
+    }
+    return false;
+  }
+
+  private async startContainer(name: string): Promise<void> {
+    try {
+      await this.opts.docker.getContainer(name).start();
+    } catch (err) {
+      if (statusOf(err) !== 304) throw err; // 304: started by someone else meanwhile
     }
   }
 
@@ -158,7 +191,9 @@ export class DockerRuntime implements DeploymentRuntime {
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
       },
     });
-    await container.start();
+    await container.start().catch((err: unknown) => {
+      if (statusOf(err) !== 304) throw err;
+    });
   }
 
   private instance(info: Docker.ContainerInspectInfo): Instance {

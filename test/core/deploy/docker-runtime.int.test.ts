@@ -37,7 +37,6 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
   let specs: [InstanceSpec, InstanceSpec];
   let images: ModelImageBuilder;
   let runtime: DockerRuntime;
-  const built: string[] = [];
 
   beforeAll(async () => {
     [proxy, specs] = await Promise.all([startTestProxy('docker'), trainTwoVersions('pm-docker')]);
@@ -68,11 +67,10 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
   afterAll(async () => {
     const containers = await docker.listContainers({ all: true, filters: { label: [`io.mloop.scope=${scope}`] } });
     for (const c of containers) await docker.getContainer(c.Id).remove({ force: true });
-    for (const tag of built)
-      await docker
-        .getImage(tag)
-        .remove({ force: true })
-        .catch(() => undefined);
+    // This run's model images (its repository's commit is new each run); the deps image is kept.
+    const label = (specs ?? []).slice(0, 1).map((s) => `${labelKeys.sha}=${s.sha}`);
+    const leftovers = label.length > 0 ? await docker.listImages({ filters: { label } }) : [];
+    for (const image of leftovers) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
     await proxy?.destroy();
   }, minutes(2));
 
@@ -115,7 +113,6 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
     async () => {
       const started = Date.now();
       const first = await images.ensureModelImage(specs[0]);
-      built.push(first.tag);
       const seconds = (Date.now() - started) / 1000;
       const image = await docker.getImage(first.tag).inspect();
       console.log(
@@ -146,7 +143,6 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
   it(
     'deploys, answers V2 (JSON, binary, tritonclient) on its stable endpoint, switches blue/green losing nothing',
     async () => {
-      built.push((await images.ensureModelImage(specs[1])).tag);
       await deployAndSwitch(runtime, proxy.proxy, specs);
     },
     minutes(20),
@@ -204,10 +200,19 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
       const named = await docker.listContainers({ all: true, filters: { label: [`io.mloop.instance=${a.name}`] } });
       expect(named).toHaveLength(1);
       expect((await runtime.list({ model: 'pm-docker' })).map((i) => i.version)).toEqual([2]);
-      await runtime.remove(specs[1]);
-      await runtime.remove(specs[1]);
+
+      // A new instance asked for by two workers at once (two runtimes: no shared queue).
+      const replica = { ...specs[1], replica: 1 };
+      const other = new DockerRuntime({ docker, images, scope, stopTimeoutS: 10 });
+      const [c, d] = await Promise.all([runtime.ensure(replica), other.ensure(replica)]);
+      expect(c.ref).toBe(d.ref);
+      const replicas = await docker.listContainers({ all: true, filters: { label: [`io.mloop.instance=${c.name}`] } });
+      expect(replicas).toHaveLength(1);
+
+      for (const spec of [specs[1], replica, specs[1]]) await runtime.remove(spec);
       expect(await runtime.get(specs[1])).toBeUndefined();
+      expect(await runtime.list({ model: 'pm-docker' })).toEqual([]);
     },
-    minutes(5),
+    minutes(8),
   );
 });
