@@ -4,9 +4,13 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '../..');
 
 /** The real worker entry point in its own process, so it can be killed like a crashed machine. */
-export function startWorker(dataDir: string, queues: { control: string; train: string; stream?: string }): { proc: ChildProcess; ready: Promise<void> } {
+export function startWorker(
+  dataDir: string,
+  queues: { control: string; train: string; stream?: string },
+  env: Record<string, string> = {},
+): { proc: ChildProcess; ready: Promise<void> } {
   const proc = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'workers/main.ts')], {
-    env: { ...process.env, MLOOP_DATA: dataDir, MLOOP_TASK_QUEUE_CONTROL: queues.control, MLOOP_TASK_QUEUE_TRAIN: queues.train, ...(queues.stream ? { MLOOP_TASK_QUEUE_STREAM: queues.stream } : {}) },
+    env: { ...process.env, MLOOP_DATA: dataDir, MLOOP_TASK_QUEUE_CONTROL: queues.control, MLOOP_TASK_QUEUE_TRAIN: queues.train, ...(queues.stream ? { MLOOP_TASK_QUEUE_STREAM: queues.stream } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
