@@ -88,30 +88,13 @@ export interface LifecycleInput {
   deploy?: LifecycleDeployConfig;
 }
 
-export interface LifecycleDeployConfig {
+export interface LifecycleDeployConfig extends DeployOptions {
   /** Where the lifecycle ends: `production` (default, after an approval) or `staging`. */
   environment?: Environment;
-  backend?: RuntimeBackend;
-  resources?: Partial<DeployResources>;
-  promotion?: PromotionPolicy;
-  /** Task queue of the deploy activities; defaults to `mloop-control`. */
-  deployTaskQueue?: string;
 }
 
-export type LifecycleStage =
-  | 'train'
-  | 'shadow'
-  | 'staging'
-  | 'awaiting-approval'
-  | 'promoting'
-  | 'production'
-  | 'staged'
-  | 'rejected'
-  | 'expired'
-  | 'rolled-back'
-  | 'done'
-  | 'failed'
-  | 'aborted';
+/** Train, shadow, then the deploy's phases while a deploy stage runs; `done` without one. */
+export type LifecycleStage = 'train' | 'shadow' | DeployPhase | 'done' | 'aborted';
 
 /** Where a shadow test starts reading its input topic. */
 export type ShadowStart = 'latest' | 'earliest' | TopicPosition;
@@ -249,7 +232,16 @@ export interface PromotionPolicy {
   allowSelfApproval?: boolean;
 }
 
-export interface DeployModelInput {
+/** What a deploy can be told besides what to deploy; every field has a default. */
+export interface DeployOptions {
+  backend?: RuntimeBackend;
+  resources?: Partial<DeployResources>;
+  promotion?: PromotionPolicy;
+  /** Task queue of the deploy activities; defaults to `mloop-control`. */
+  deployTaskQueue?: string;
+}
+
+export interface DeployModelInput extends DeployOptions {
   model: string;
   version: VersionRef;
   /**
@@ -258,17 +250,12 @@ export interface DeployModelInput {
    */
   environment: Environment;
   requestedBy: string;
-  backend?: RuntimeBackend;
-  resources?: Partial<DeployResources>;
-  promotion?: PromotionPolicy;
   /** A decision taken before the deploy started (a rollback to a version approved before). */
   preApproved?: PromotionDecision;
   /** Why this deploy runs, kept with the alias move (e.g. "rollback from v4"). */
   reason?: string;
   /** The lifecycle to report phases to, when the deploy is one of its stages. */
   lifecycleId?: string;
-  /** Task queue of the deploy activities; defaults to `mloop-control`. */
-  deployTaskQueue?: string;
 }
 
 export type DeployPhase =

@@ -151,12 +151,9 @@ export async function modelLifecycle(input: LifecycleInput): Promise<LifecycleRe
           {
             model: input.model,
             version: { version: train.version, commitSha: train.commitSha, repoUrl: input.repo.url, repoPath: input.repo.path, artifactDigest: train.artifactDigest },
+            ...deployConfig,
             environment: deployConfig.environment ?? 'production',
             requestedBy: input.requestedBy,
-            ...(deployConfig.backend ? { backend: deployConfig.backend } : {}),
-            ...(deployConfig.resources ? { resources: deployConfig.resources } : {}),
-            ...(deployConfig.promotion ? { promotion: deployConfig.promotion } : {}),
-            ...(deployConfig.deployTaskQueue ? { deployTaskQueue: deployConfig.deployTaskQueue } : {}),
             lifecycleId: workflowInfo().workflowId,
           },
         ],
