@@ -47,6 +47,7 @@ describe('API authentication, roles and allowed hosts', () => {
   const noChange = async (): Promise<void> => {
     expect(temporal.starts).toHaveLength(0);
     expect(temporal.signals).toHaveLength(0);
+    expect(temporal.updates).toHaveLength(0);
     expect(await registry.aliasHistory('pm')).toHaveLength(0);
   };
   const protectedRoutes = routeSamples.filter((r) => r.access !== 'public');
@@ -126,9 +127,13 @@ describe('API authentication, roles and allowed hosts', () => {
     expect(await outcome('only-viewer')).toEqual(expected('viewer'));
     await noChange();
     expect(await outcome('only-approver')).toEqual(expected('approver'));
+    // The approver's approve and reject reached the one known lifecycle, and nothing else changed.
+    expect(temporal.updates.map((u) => u[0])).toEqual(['lifecycle/pm/k1', 'lifecycle/pm/k1']);
+    temporal.updates.length = 0;
     await noChange();
     expect(await outcome('only-operator')).toEqual(expected('operator'));
-    expect(temporal.starts).toHaveLength(1);
+    // A lifecycle and a deploy started, one abort signalled.
+    expect(temporal.starts).toHaveLength(2);
     expect(temporal.signals).toHaveLength(1);
   });
 

@@ -17,8 +17,8 @@ import { config, startTestStack, type TestStack } from '../helpers/stack';
 const runsPerRoute = Number(process.env.MLOOP_FUZZ_RUNS ?? 1000);
 
 /** The real Temporal client, counting what reaches it: starts and signals. */
-function counting(client: Client): { client: Client; counts: { starts: number; signals: number } } {
-  const counts = { starts: 0, signals: 0 };
+function counting(client: Client): { client: Client; counts: { starts: number; signals: number; updates: number } } {
+  const counts = { starts: 0, signals: 0, updates: 0 };
   const workflow = new Proxy(client.workflow, {
     get(target, prop) {
       if (prop === 'start') {
@@ -33,6 +33,7 @@ function counting(client: Client): { client: Client; counts: { starts: number; s
           return new Proxy(handle, {
             get(h, p) {
               if (p === 'signal') counts.signals++;
+              if (p === 'executeUpdate') counts.updates++;
               const v = Reflect.get(h, p, h) as unknown;
               return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(h) : v;
             },
@@ -127,6 +128,7 @@ describe('fuzzing every route, with and without valid tokens (real Temporal serv
   const name = fc.oneof(fc.constant(model), segment);
   const version = fc.oneof(fc.constantFrom('1', '2', '3', '0', '-1', '01', '1.5', '999999999', '9999999999'), segment);
   const alias = fc.oneof(fc.constantFrom('champion', 'challenger', 'staging'), segment);
+  const environment = fc.oneof(fc.constantFrom('staging', 'production'), segment);
   const start = {
     model,
     repo: { url: '/srv/models/pm', ref: 'main', path: 'models/pm' },
@@ -249,6 +251,61 @@ describe('fuzzing every route, with and without valid tokens (real Temporal serv
           .map((id) => `/v1/runs/${id}`),
       ),
     },
+    {
+      method: 'POST',
+      route: '/v1/deployments',
+      access: 'operator',
+      inputs: fc
+        .tuple(query(['x']), jsonBodies({ model, version: 1, environment: 'staging', key: 'd1', backend: 'process' }))
+        .map(([q, b]) => ({ url: `/v1/deployments${q}`, ...b })),
+    },
+    { method: 'GET', route: '/v1/deployments', access: 'viewer', inputs: get(query(['model']).map((q) => `/v1/deployments${q}`)) },
+    {
+      method: 'GET',
+      route: '/v1/deployments/:model/:env',
+      access: 'viewer',
+      inputs: get(fc.tuple(name, environment).map(([n, e]) => `/v1/deployments/${n}/${e}`)),
+    },
+    {
+      method: 'DELETE',
+      route: '/v1/deployments/:model/:env',
+      access: 'operator',
+      inputs: fc
+        .tuple(name, environment, query(['reason']), strayBody)
+        .map(([n, e, q, b]) => ({ url: `/v1/deployments/${n}/${e}${q}`, ...b })),
+    },
+    {
+      method: 'GET',
+      route: '/v1/deployments/:model/:env/deploys/:key',
+      access: 'viewer',
+      inputs: get(fc.tuple(name, environment, segment).map(([n, e, k]) => `/v1/deployments/${n}/${e}/deploys/${k}`)),
+    },
+    ...(['approve', 'reject'] as const).flatMap((action): RouteFuzz[] => [
+      {
+        method: 'POST',
+        route: `/v1/deployments/:model/:env/deploys/:key/${action}`,
+        access: 'approver',
+        inputs: fc
+          .tuple(name, environment, segment, jsonBodies({ comment: 'fuzz' }))
+          .map(([n, e, k, b]) => ({ url: `/v1/deployments/${n}/${e}/deploys/${k}/${action}`, ...b })),
+      },
+      {
+        method: 'POST',
+        route: `/v1/lifecycles/lifecycle/:model/:key/${action}`,
+        access: 'approver',
+        inputs: fc
+          .tuple(name, fc.oneof(fc.constant('k1'), segment), jsonBodies({ comment: 'fuzz' }))
+          .map(([n, k, b]) => ({ url: `/v1/lifecycles/lifecycle/${n}/${k}/${action}`, ...b })),
+      },
+    ]),
+    {
+      method: 'POST',
+      route: '/v1/models/:name/rollback',
+      access: 'approver',
+      inputs: fc
+        .tuple(name, jsonBodies({ reason: 'fuzz', environment: 'production' }))
+        .map(([n, b]) => ({ url: `/v1/models/${n}/rollback`, ...b })),
+    },
   ];
 
   it('covers every route the API declares', () => {
@@ -288,7 +345,7 @@ describe('fuzzing every route, with and without valid tokens (real Temporal serv
       case 'weak role':
         return as(access === 'operator' ? 'only-viewer' : 'only-operator');
       case 'valid':
-        return as(access === 'operator' ? 'only-operator' : 'only-viewer');
+        return as(access === 'operator' ? 'only-operator' : access === 'approver' ? 'only-approver' : 'only-viewer');
     }
   };
 
@@ -331,6 +388,9 @@ describe('fuzzing every route, with and without valid tokens (real Temporal serv
               expect(res.statusCode, what).toBeGreaterThanOrEqual(400);
               const after = { ...counted.counts, moves: (await registry.aliasHistory(model)).length };
               expect(after, what).toEqual(before);
+            }
+            if (variant === 'valid' && route.route === '/v1/deployments' && res.statusCode === 202) {
+              started.add(res.json<{ id: string }>().id);
             }
             if (variant === 'valid' && route.route === '/v1/lifecycles' && res.statusCode === 202) {
               started.add(res.json<{ id: string }>().id);

@@ -54,4 +54,37 @@ export const routeSamples: RouteSample[] = [
     url: '/v1/runs/compare?ids=lifecycle/pm/k1/train,lifecycle/pm/k1/train',
   },
   { method: 'GET', route: '/v1/runs/*', access: 'viewer', url: '/v1/runs/lifecycle/pm/k1/train' },
+  {
+    method: 'POST',
+    route: '/v1/deployments',
+    access: 'operator',
+    url: '/v1/deployments',
+    payload: { model: 'pm', version: 1, environment: 'staging', key: 'd1' },
+  },
+  { method: 'GET', route: '/v1/deployments', access: 'viewer', url: '/v1/deployments' },
+  { method: 'GET', route: '/v1/deployments/:model/:env', access: 'viewer', url: '/v1/deployments/pm/production' },
+  { method: 'DELETE', route: '/v1/deployments/:model/:env', access: 'operator', url: '/v1/deployments/pm/production' },
+  {
+    method: 'GET',
+    route: '/v1/deployments/:model/:env/deploys/:key',
+    access: 'viewer',
+    url: '/v1/deployments/pm/production/deploys/d1',
+  },
+  ...(['approve', 'reject'] as const).flatMap((action): RouteSample[] => [
+    {
+      method: 'POST',
+      route: `/v1/deployments/:model/:env/deploys/:key/${action}`,
+      access: 'approver',
+      url: `/v1/deployments/pm/production/deploys/d1/${action}`,
+      payload: {},
+    },
+    {
+      method: 'POST',
+      route: `/v1/lifecycles/lifecycle/:model/:key/${action}`,
+      access: 'approver',
+      url: `/v1/lifecycles/lifecycle/pm/k1/${action}`,
+      payload: {},
+    },
+  ]),
+  { method: 'POST', route: '/v1/models/:name/rollback', access: 'approver', url: '/v1/models/pm/rollback', payload: { reason: 'r' } },
 ];
