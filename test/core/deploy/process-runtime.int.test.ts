@@ -47,7 +47,7 @@ describe('process backend behind the proxy (real model servers, real HAProxy)', 
     const [again, other] = await Promise.all([runtime().ensure(v2), runtime().ensure(v2)]);
     expect(again.ref).toBe(first.ref);
     expect(other.ref).toBe(first.ref);
-    expect(processesMentioning(path.join(deployments, first.name, 'server.pid')).split('\n')).toHaveLength(1);
+    expect(processesMentioning(path.join(deployments, first.name, 'run', 'server.pid')).split('\n')).toHaveLength(1);
   });
 
   it('a worker SIGKILLed while starting an instance leaves one server, which the next attempt adopts', async () => {
@@ -63,7 +63,7 @@ describe('process backend behind the proxy (real model servers, real HAProxy)', 
       ['-e', script, JSON.stringify(opts), JSON.stringify(spec)],
       { stdio: 'ignore' },
     );
-    const pidFile = path.join(deployments, 'mloop-test.pm-process.staging.v1.r0', 'server.pid');
+    const pidFile = path.join(deployments, 'mloop-test.pm-process.staging.v1.r0', 'run', 'server.pid');
     const started = await until(
       'the server to write its pid file',
       () =>
