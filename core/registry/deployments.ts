@@ -1,4 +1,5 @@
 import { parseJson, type RegistryContext } from './context';
+import type { DeploymentEventsTable } from './schema';
 
 export interface NewDeploymentEvent {
   /** Idempotency key; recording it again returns the first row. */
@@ -65,19 +66,7 @@ export async function currentDeployments(ctx: RegistryContext, model?: string): 
   return [...latest.values()].filter((e) => serving.has(e.outcome));
 }
 
-function toEvent(row: {
-  id: string;
-  model: string;
-  environment: string;
-  version: number;
-  outcome: string;
-  endpoint: string | null;
-  by: string;
-  decision_json: string | null;
-  status_json: string;
-  workflow_id: string;
-  at: string;
-}): DeploymentEvent {
+function toEvent(row: DeploymentEventsTable): DeploymentEvent {
   return {
     id: row.id,
     model: row.model,
