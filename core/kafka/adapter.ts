@@ -333,7 +333,8 @@ async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number
   return Number.isSafeInteger(value) && value > 0 ? value : defaultMaxMessageBytes;
 }
 
-function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
+/** A fetched message as mloop reads it: text key and value, headers joined as text. */
+export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
   return {
     topic,
     partition,

@@ -10,7 +10,7 @@ import {
   type Producer,
   type Transaction,
 } from 'kafkajs';
-import type { ConsumedRecord, StreamRecord } from './adapter';
+import { toConsumed, type ConsumedRecord, type StreamRecord } from './adapter';
 
 /**
  * Consume-transform-produce through a consumer group, with at-least-once or exactly-once
@@ -351,23 +351,6 @@ const headerBytes = (h: Record<string, string> | undefined): number => {
   for (const [k, v] of Object.entries(h ?? {})) n += k.length + Buffer.byteLength(v) + 8;
   return n;
 };
-
-export function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
-  const headers: Record<string, string> = {};
-  for (const k in m.headers) {
-    const v = m.headers[k];
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
-  }
-  return {
-    topic,
-    partition,
-    offset: m.offset,
-    timestamp: m.timestamp,
-    key: m.key?.toString('utf8') ?? null,
-    value: m.value?.toString('utf8') ?? '',
-    headers,
-  };
-}
 
 /** The messages at or after `committed` (offsets ascend, so only a repeated head is cut). */
 function unprocessed(messages: KafkaMessage[], committed: string | null): KafkaMessage[] {
