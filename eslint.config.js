@@ -26,7 +26,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       'import/no-cycle': ['error', { maxDepth: 10 }],
     },
   },
@@ -39,7 +42,11 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
           patterns: [
-            { group: ['../activities/*', '../core/*', '../api/*', '../workers/*'], allowTypeImports: true, message: 'Workflows may only import types from outside workflows/.' },
+            {
+              group: ['../activities/*', '../core/*', '../api/*', '../workers/*'],
+              allowTypeImports: true,
+              message: 'Workflows may only import types from outside workflows/.',
+            },
           ],
         },
       ],

@@ -9,5 +9,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most files wait on servers and child processes (training, model servers, Kafka), not on
+    // this process's CPU; vitest's default of one file per core but one would run them one at a
+    // time on a 2-core machine.
+    maxWorkers: Number(process.env.MLOOP_TEST_WORKERS ?? 3),
   },
 });

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { ServingServer } from '../core/deploy/releases';
 import type { Registry } from '../core/registry/registry';
 import type {
   DeployModelResult,
@@ -35,6 +36,8 @@ export interface ReleaseManager {
   /** Takes the release out of its endpoint (if it is there) and stops and removes its servers. */
   stop(release: ReleaseRef): Promise<void>;
   find(model: string, environment: Environment, version: number): Promise<ReleaseRef | null>;
+  /** The servers the environment's endpoint routes to, with the runtime's running instance of each (health checks). */
+  serving?(model: string, environment: Environment): Promise<ServingServer[]>;
   /** Stops every release of the environment and takes its endpoint out of service; says how many ran. */
   retire(model: string, environment: Environment): Promise<number>;
 }
@@ -47,7 +50,19 @@ export interface DeployActivityDeps {
 export const createDeployActivities = (deps: DeployActivityDeps) =>
   withFailureMapping({
     async startRelease(input: StartReleaseInput): Promise<ReleaseRef> {
-      return deps.releases.start(input, (note) => Context.current().heartbeat(note));
+      // Building a model image can take minutes without a progress note: beat on a timer too, with
+      // the last note, so a live build is never taken for a dead worker (the heartbeat timeout is 30 s).
+      const ctx = Context.current();
+      let note = 'starting';
+      const beat = setInterval(() => ctx.heartbeat(note), 5000);
+      try {
+        return await deps.releases.start(input, (n) => {
+          note = n;
+          ctx.heartbeat(n);
+        });
+      } finally {
+        clearInterval(beat);
+      }
     },
 
     async checkRelease(input: { release: ReleaseRef; timeoutSeconds: number }): Promise<void> {
@@ -108,18 +123,30 @@ export const createDeployActivities = (deps: DeployActivityDeps) =>
 
     /** Moves `champion` to the version, with who approved it in the alias history. */
     async promoteChampion(input: { model: string; version: number; by: string; reason: string }): Promise<void> {
-      await deps.registry.setAlias({ model: input.model, alias: 'champion', version: input.version, by: input.by, reason: input.reason });
+      await deps.registry.setAlias({
+        model: input.model,
+        alias: 'champion',
+        version: input.version,
+        by: input.by,
+        reason: input.reason,
+      });
     },
 
     /** Keeps the deploy's end in the registry's deployment audit; retries record it once. */
-    async recordDeployment(input: { status: DeployStatus; outcome: DeployModelResult['outcome'] | 'retired' }): Promise<void> {
+    async recordDeployment(input: {
+      status: DeployStatus;
+      outcome: DeployModelResult['outcome'] | 'retired';
+    }): Promise<void> {
       const { workflowId, runId, activityId } = executionKeys();
       const s = input.status;
       const decision = s.approval?.decision ?? null;
       await deps.registry.recordDeploymentEvent({
         key: `${workflowId}/${runId}/${activityId}`,
         model: s.model,
-        environment: input.outcome === 'staged' || input.outcome === 'rejected' || input.outcome === 'expired' ? 'staging' : s.environment,
+        environment:
+          input.outcome === 'staged' || input.outcome === 'rejected' || input.outcome === 'expired'
+            ? 'staging'
+            : s.environment,
         version: s.version,
         outcome: input.outcome,
         endpoint: s.endpoints[s.environment] ?? s.endpoints.staging ?? null,

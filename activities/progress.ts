@@ -1,23 +1,28 @@
 import type { Client } from '@temporalio/client';
+import { progressIntervalMs } from '../core/progress-cadence';
 import { trainProgressSignal, type TrainProgress } from '../workflows/definitions';
 
 /**
- * Forwards a training run's progress to its lifecycle as signals, at most one every
- * `intervalMs` (a phase change goes at once), so the lifecycle's `status` query shows live
- * progress without flooding its history with one event per log line.
+ * Forwards a training run's progress to its lifecycle as signals, at the cadence of
+ * `progressIntervalMs` for the run's age (a phase change goes at once), so the lifecycle's
+ * `status` query shows live progress without flooding its history with one event per log line,
+ * however long the training runs.
  */
 export class ProgressReporter {
   private pending: TrainProgress | undefined;
   private log: string[] = [];
   private lastSent = 0;
+  private readonly startedAt: number;
   private lastPhase = '';
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: Client,
     private readonly lifecycleId: string,
-    private readonly intervalMs = 2_000,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
 
   progress(p: Omit<TrainProgress, 'log'>): void {
     const phaseKey = `${p.phase}/${p.status ?? ''}`;
@@ -40,14 +45,15 @@ export class ProgressReporter {
   }
 
   private maybeSend(): void {
-    if (Date.now() - this.lastSent >= this.intervalMs) this.send();
+    const now = this.now();
+    if (now - this.lastSent >= progressIntervalMs(now - this.startedAt)) this.send();
   }
 
   private send(): void {
     if (!this.pending && this.log.length === 0) return;
     const payload: TrainProgress = { phase: 'train', ...this.pending, ...(this.log.length ? { log: this.log } : {}) };
     this.log = [];
-    this.lastSent = Date.now();
+    this.lastSent = this.now();
     // Progress is best effort: a lifecycle that already closed must not fail the training.
     this.sending = this.sending.then(() =>
       this.client.workflow

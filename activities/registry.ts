@@ -1,5 +1,12 @@
 import { evaluateGates, type Gate } from '../core/evaluation/gates';
-import type { Metrics, ModelVersion, NewModelVersion, NewShadowReport, Registry, RunEvaluation } from '../core/registry/registry';
+import type {
+  Metrics,
+  ModelVersion,
+  NewModelVersion,
+  NewShadowReport,
+  Registry,
+  RunEvaluation,
+} from '../core/registry/registry';
 import type { HoldoutInfo, PreparedDataset, VersionRef } from '../workflows/definitions';
 import { executionKeys } from './context';
 import { withFailureMapping } from './failures';
@@ -19,7 +26,9 @@ export interface RecordRunInput {
   createdBy: string;
 }
 
-export type RegisterInput = Omit<NewModelVersion, 'idempotencyKey' | 'workflowId' | 'runId' | 'trainingRunId'> & { trainingRunId: string };
+export type RegisterInput = Omit<NewModelVersion, 'idempotencyKey' | 'workflowId' | 'runId' | 'trainingRunId'> & {
+  trainingRunId: string;
+};
 
 export const createRegistryActivities = (deps: { registry: Registry }) =>
   withFailureMapping({
@@ -28,7 +37,13 @@ export const createRegistryActivities = (deps: { registry: Registry }) =>
       const version = (await deps.registry.getAliases(input.model)).champion;
       if (version === undefined) return null;
       const v = await deps.registry.getVersion(input.model, version);
-      return { version, commitSha: v.commitSha, repoUrl: v.repoUrl, repoPath: v.repoPath, artifactDigest: v.artifactDigest };
+      return {
+        version,
+        commitSha: v.commitSha,
+        repoUrl: v.repoUrl,
+        repoPath: v.repoPath,
+        artifactDigest: v.artifactDigest,
+      };
     },
 
     /**
@@ -39,7 +54,13 @@ export const createRegistryActivities = (deps: { registry: Registry }) =>
     async recordRun(input: RecordRunInput): Promise<{ runId: string; evaluation: RunEvaluation }> {
       const { workflowId, runId } = executionKeys();
       const { passed, results } = evaluateGates(input.gates, input.metrics, input.champion?.metrics ?? null);
-      const evaluation: RunEvaluation = { holdout: input.holdout, candidate: input.metrics, champion: input.champion, gates: results, passed };
+      const evaluation: RunEvaluation = {
+        holdout: input.holdout,
+        candidate: input.metrics,
+        champion: input.champion,
+        gates: results,
+        passed,
+      };
       const run = await deps.registry.recordRun({
         runKey: `${workflowId}/${runId}`,
         lifecycleId: input.lifecycleId,
@@ -76,7 +97,13 @@ export const createRegistryActivities = (deps: { registry: Registry }) =>
         runId,
         idempotencyKey: `${workflowId}/${runId}/${activityId}`,
       });
-      await deps.registry.setAlias({ model: input.model, alias: 'challenger', version: version.version, by: input.createdBy, reason: `passed its gates in ${workflowId}` });
+      await deps.registry.setAlias({
+        model: input.model,
+        alias: 'challenger',
+        version: version.version,
+        by: input.createdBy,
+        reason: `passed its gates in ${workflowId}`,
+      });
       return version;
     },
   });

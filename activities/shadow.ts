@@ -12,7 +12,14 @@ import { judgeShadow, type ShadowJudgement, type ShadowThresholds } from '../cor
 import { startModelServer, type RunningModelServer } from '../core/serving/model-server';
 import { emptyShadowState, resumeShadow, type ShadowCheckpoint, type ShadowReport } from '../core/shadow/metrics';
 import { runShadow, type ServedModel } from '../core/shadow/runner';
-import { shadowProgressUpdate, type ShadowConfig, type ShadowStart, type VersionRef } from '../workflows/definitions';
+import {
+  shadowProgressUpdate,
+  shadowStopRequestedQuery,
+  type ShadowConfig,
+  type ShadowStart,
+  type VersionRef,
+} from '../workflows/definitions';
+import { shadowProgressMetrics } from '../core/metrics/shadow-progress';
 import { withFailureMapping } from './failures';
 import { createWorkspace } from './workspace';
 
@@ -42,13 +49,24 @@ export interface RunShadowInput {
   deadLetterTopic: string;
 }
 
-const datatypeToFeature: Record<string, FeatureSpec['type']> = { FP64: 'number', FP32: 'number', INT64: 'integer', INT32: 'integer', BYTES: 'string' };
+const datatypeToFeature: Record<string, FeatureSpec['type']> = {
+  FP64: 'number',
+  FP32: 'number',
+  INT64: 'integer',
+  INT32: 'integer',
+  BYTES: 'string',
+};
 
 export const createShadowActivities = (deps: ShadowActivityDeps) => {
   const { withScratch, withCheckout } = createWorkspace(deps);
 
   /** Serves one registered version from its own commit for the duration of `fn`. */
-  const withServer = async <T>(model: string, v: VersionRef, scratch: string, fn: (served: ServedModel) => Promise<T>): Promise<T> =>
+  const withServer = async <T>(
+    model: string,
+    v: VersionRef,
+    scratch: string,
+    fn: (served: ServedModel) => Promise<T>,
+  ): Promise<T> =>
     withCheckout(
       v.repoUrl,
       v.commitSha,
@@ -108,6 +126,13 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
       await deps.kafka.ensureTopic(input.shadowTopic, 1);
       await deps.kafka.ensureTopic(input.deadLetterTopic, 1);
       const lifecycle = deps.temporal.workflow.getHandle(input.lifecycleId);
+      const metrics = shadowProgressMetrics({
+        model: input.model,
+        inputTopic: input.config.inputTopic,
+        kafka: deps.kafka,
+        startMessages: checkpoint.state.messages,
+        key: `${input.lifecycleId}/${ctx.info.activityId}`,
+      });
 
       return withScratch((scratch) =>
         withServer(input.model, input.candidate, scratch, (candidate) => {
@@ -126,18 +151,24 @@ export const createShadowActivities = (deps: ShadowActivityDeps) => {
               maxMessages: input.config.stopAfter.messages ?? Number.POSITIVE_INFINITY,
               deadlineMs: input.deadlineMs,
               elapsedBeforeMs: typeof details?.elapsedMs === 'number' ? details.elapsedMs : 0,
-              onCheckpoint: (cp, elapsedMs) => ctx.heartbeat({ ...cp, elapsedMs }),
+              onCheckpoint: (cp, elapsedMs) => {
+                metrics.checkpoint(cp.state.messages, cp.offsets);
+                ctx.heartbeat({ ...cp, elapsedMs });
+              },
               // The lifecycle shows the figures and answers whether someone asked to stop.
               onProgress: async (r) =>
                 lifecycle
                   .executeUpdate(shadowProgressUpdate, { args: [r] })
                   .then((a) => a.stop)
                   .catch(() => false),
+              stopRequested: () => lifecycle.query(shadowStopRequestedQuery),
               signal: ctx.cancellationSignal,
             });
-          return input.champion ? withServer(input.model, input.champion, scratch, (champion) => run(champion)) : run(null);
+          return input.champion
+            ? withServer(input.model, input.champion, scratch, (champion) => run(champion))
+            : run(null);
         }),
-      );
+      ).finally(() => metrics.end());
     },
   });
 };

@@ -76,18 +76,35 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
     async prepareDataset(dataset: DatasetRef): Promise<PreparedDataset> {
       if (dataset.path !== undefined) {
         if (!datasetExtensions.includes(path.extname(dataset.path).toLowerCase())) {
-          throw new MloopError('DatasetInvalid', `dataset.path: "${dataset.path}" is neither a .csv nor a .parquet file`, { field: 'dataset.path' });
+          throw new MloopError(
+            'DatasetInvalid',
+            `dataset.path: "${dataset.path}" is neither a .csv nor a .parquet file`,
+            { field: 'dataset.path' },
+          );
         }
         await resolveUnderRoots(dataset.path, deps.allowedRoots, 'dataset.path');
         return { path: dataset.path, uri: dataset.path, fingerprint: await fingerprintDataset(dataset.path) };
       }
       const spec = dataset.kafka;
       return withScratch(async (scratch) => {
-        const snap = await snapshotTopic(deps.kafka, spec, path.join(scratch, 'snapshot.csv'), Context.current().cancellationSignal);
-        if (snap.records === 0) throw new MloopError('DatasetInvalid', `dataset.kafka: the range of topic "${spec.topic}" holds no records`, { field: 'dataset.kafka' });
+        const snap = await snapshotTopic(
+          deps.kafka,
+          spec,
+          path.join(scratch, 'snapshot.csv'),
+          Context.current().cancellationSignal,
+        );
+        if (snap.records === 0)
+          throw new MloopError('DatasetInvalid', `dataset.kafka: the range of topic "${spec.topic}" holds no records`, {
+            field: 'dataset.kafka',
+          });
         const stored = await deps.datasets.put(snap.file);
         const ranges = snap.ranges.map((r) => `${r.partition}=${r.from}-${r.to}`).join('&');
-        return { path: stored.path, uri: `kafka://${spec.topic}?${ranges}`, fingerprint: stored.digest, records: snap.records };
+        return {
+          path: stored.path,
+          uri: `kafka://${spec.topic}?${ranges}`,
+          fingerprint: stored.digest,
+          records: snap.records,
+        };
       });
     },
 
@@ -138,7 +155,10 @@ export const createTrainActivities = (deps: TrainActivityDeps) => {
     async evaluateVersion(input: EvaluateVersionInput): Promise<EvaluateOutcome> {
       const ctx = Context.current();
       if (!(await deps.artifacts.verify(input.artifactDigest))) {
-        throw new MloopError('EvaluationFailed', `artifact ${input.artifactDigest} is missing or corrupt in the artifact store`);
+        throw new MloopError(
+          'EvaluationFailed',
+          `artifact ${input.artifactDigest} is missing or corrupt in the artifact store`,
+        );
       }
       await checkDataset(input.datasetPath, 'datasetPath');
       return withScratch((scratch) =>

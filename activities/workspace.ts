@@ -18,7 +18,13 @@ export function createWorkspace(deps: { git: GitCheckouts; workDir: string }) {
   };
 
   /** Checks out a pinned commit into `<scratch>/<name>` for the duration of `fn`. */
-  const withCheckout = async <T>(repoUrl: string, commitSha: string, scratch: string, fn: (checkout: string) => Promise<T>, name = 'repo'): Promise<T> => {
+  const withCheckout = async <T>(
+    repoUrl: string,
+    commitSha: string,
+    scratch: string,
+    fn: (checkout: string) => Promise<T>,
+    name = 'repo',
+  ): Promise<T> => {
     const checkout = path.join(scratch, name);
     await deps.git.materialize(repoUrl, commitSha, checkout);
     try {

@@ -2,13 +2,16 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { loadTokens } from '../core/auth/load';
-import { loadConfig } from '../core/config';
+import { loadConfigOrExit } from '../core/config';
+import { ArtifactStore } from '../core/artifacts/store';
+import { createKafkaAdapter } from '../core/kafka/adapter';
 import { Registry } from '../core/registry/registry';
 import { buildApp } from './app';
 import { apiLoggerOptions } from './logging';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // First: a bad setting stops the process before anything starts.
+  const config = loadConfigOrExit('mloop api');
   const log = pino(apiLoggerOptions());
   const tokens = await loadTokens(config.auth, (message) => log.error(message));
   if (tokens.created)
@@ -19,16 +22,26 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   // The same file the workers write; WAL mode lets this process read while they do.
   const registry = await Registry.openSqlite(path.join(config.dataDir, 'registry.db'));
+  // For the pipelines' http sources: records posted to the API are produced to their topics.
+  const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-api' });
   const app = await buildApp({
     temporal,
     registry,
+    // Read-only here: drift reports' HTML pages, which the workers store.
+    artifacts: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
+    kafka,
     namespace: config.temporalNamespace,
     webUiUrl: config.temporalUiUrl,
+    controlTaskQueue: config.worker.taskQueues.control,
+    trainTaskQueue: config.worker.taskQueues.train,
+    streamTaskQueue: config.worker.taskQueues.stream,
+    readiness: { kafkaBrokers: config.kafkaBrokers, timeoutMs: config.readyTimeoutMs },
     auth: { tokens: tokens.verifier, allowedHosts: config.apiAllowedHosts },
     logger: apiLoggerOptions(),
   });
   const close = async (): Promise<void> => {
     await app.close();
+    await kafka.close();
     await registry.close();
     await connection.close();
     process.exit(0);

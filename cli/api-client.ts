@@ -1,4 +1,24 @@
+import { CliError, exitCodes, type ExitCode } from './exit-codes';
 import type { CliToken } from './token';
+
+/** The exit code of an API answer that is not a success. */
+export function exitCodeOfStatus(status: number): ExitCode {
+  if (status === 400 || status === 422) return exitCodes.usage;
+  if (status === 401 || status === 403) return exitCodes.authRefused;
+  if (status === 404) return exitCodes.notFound;
+  return exitCodes.failed;
+}
+
+/** An answer of the API that is not a success, with the status and the API's error body. */
+export class ApiError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(message, exitCodeOfStatus(status));
+  }
+}
 
 /** A small HTTP client for mloop's API, used by the CLI. */
 export class ApiClient {
@@ -8,6 +28,10 @@ export class ApiClient {
     /** Where a token would be read from, named when the API refuses the request. */
     private readonly tokenHint: string,
   ) {}
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
@@ -19,10 +43,13 @@ export class ApiClient {
           ...(this.token ? { authorization: `Bearer ${this.token.token}` } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      throw new Error(
-        `cannot reach the mloop API at ${this.baseUrl} (is it running? try "mloop dev up"): ${(err as Error).message}`,
+      const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+      throw new CliError(
+        `cannot reach the mloop API at ${this.baseUrl} (is it running? try "mloop dev up"): ${cause}`,
+        exitCodes.unreachable,
       );
     }
     const text = await res.text();
@@ -40,8 +67,10 @@ export class ApiClient {
             ? ` (the token from ${this.token.source} was refused)`
             : ` (no token: set MLOOP_TOKEN, or put one in ${this.tokenHint}; the API writes it on its first start)`
           : '';
-      throw new Error(
+      throw new ApiError(
         `${method} ${path} → ${res.status} ${e?.error ?? ''}: ${e?.message ?? text.slice(0, 500)}${hint}`,
+        res.status,
+        json,
       );
     }
     return json as T;

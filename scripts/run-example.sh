@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# The bundled end-to-end example on the embedded default: sets everything up, starts the stack,
-# trains the predictive-maintenance model through a lifecycle, and leaves the stack running so the
-# run can be inspected in the Temporal Web UI. `bin/mloop dev down` stops it.
+# The bundled end-to-end example on the embedded default: sets everything up, starts the stack and
+# runs the whole loop of the predictive-maintenance model (train, shadow test, staging, approval,
+# production, the pipeline to alerts, drift checks, injected drift, the alert, a retraining that
+# waits for approval), then leaves the stack running so the run can be inspected.
+# `bin/mloop dev down` stops it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 bash "$MLOOP_ROOT/scripts/setup.sh"
+
+# The pipeline's webhook sink signs its posts with a secret from the worker's environment: one
+# generated on the first run and kept 0600 in $MLOOP_DATA, so the worker and the demo's receiver agree.
+secret_file="$MLOOP_DATA/auth/alerts-webhook-secret"
+if [ ! -s "$secret_file" ]; then
+  mkdir -p "$(dirname "$secret_file")"
+  (umask 077 && node -e "console.log(require('node:crypto').randomBytes(32).toString('hex'))" >"$secret_file")
+fi
+MLOOP_ALERTS_WEBHOOK_SECRET="$(cat "$secret_file")"
+export MLOOP_ALERTS_WEBHOOK_SECRET
 bash "$MLOOP_ROOT/scripts/dev.sh" up
 
 example="$MLOOP_DATA/examples/predictive-maintenance"
@@ -26,16 +38,22 @@ fi
 
 "$tsx" "$MLOOP_ROOT/examples/predictive-maintenance/data/generate-history.ts" --out "$dataset" --rows 20000 --seed 42
 
-# The CLI sends the token the API wrote to $MLOOP_DATA/auth/cli-token on its first start.
-"$MLOOP_ROOT/bin/mloop" lifecycle start --model predictive-maintenance --repo "$repo" --ref main --dataset "$dataset" --wait
+started=$SECONDS
+status=0
+"$tsx" "$MLOOP_ROOT/examples/predictive-maintenance/demo/whole-loop.ts" \
+  --repo "$repo" --dataset "$dataset" --state-dir "$example" || status=$?
+log "the whole loop took $((SECONDS - started)) s"
 
+api="http://127.0.0.1:${MLOOP_API_PORT:-8080}"
 token_file="${MLOOP_CLI_TOKEN_FILE:-$MLOOP_DATA/auth/cli-token}"
 cat <<TXT
 
 The stack is still running:
   Temporal Web UI   http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}  (search: MloopModel="predictive-maintenance")
-  mloop API         http://127.0.0.1:${MLOOP_API_PORT:-8080}/v1/models  (bearer token in $token_file)
-    curl -H "authorization: Bearer \$(cat $token_file)" http://127.0.0.1:${MLOOP_API_PORT:-8080}/v1/models
+  API docs          $api/docs  (Swagger UI; bearer token in $token_file)
+  metrics           $api/metrics (API), http://127.0.0.1:${MLOOP_WORKER_METRICS_PORT:-9464}/metrics (worker)
+  mloop CLI         bin/mloop models; bin/mloop status <lifecycle id>; bin/mloop approve <lifecycle id>
   Kafka             127.0.0.1:${KAFKA_PORT:-9092}
 Stop it with: bin/mloop dev down
 TXT
+exit "$status"

@@ -13,7 +13,7 @@ export MLOOP_PYTHON="$MLOOP_CACHE/venv/bin/python"
 export DOCKER_HOST="unix://$MLOOP_DATA/docker/docker.sock"
 # The test stack runs beside whatever else is up (the example's stack from the first README
 # command among them): every server gets a free port of its own unless the caller named one.
-for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT MLOOP_PROXY_PORT; do
+for var in TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MLOOP_API_PORT MLOOP_PROXY_PORT MLOOP_WORKER_METRICS_PORT; do
   [ -n "${!var:-}" ] || export "$var=$(free_port)"
 done
 # The pipeline connectors' servers.
@@ -44,10 +44,19 @@ step() {
 }
 reports="$MLOOP_DATA/reports"
 mkdir -p "$reports"
-# Files tests keep for people to look at (e.g. the drift report's screenshot), unless the caller chose a place.
-export MLOOP_TEST_ARTIFACTS="${MLOOP_TEST_ARTIFACTS:-$reports/artifacts}"
+# Files tests keep for people to look at (the browser tests' screenshots), unless the caller chose a place;
+# outside $MLOOP_DATA, which a passing run removes, and emptied first so that they are this run's.
+if [ -z "${MLOOP_TEST_ARTIFACTS:-}" ]; then
+  MLOOP_TEST_ARTIFACTS="$MLOOP_ROOT/.mloop/test-artifacts"
+  rm -rf "$MLOOP_TEST_ARTIFACTS"
+fi
+export MLOOP_TEST_ARTIFACTS
+log "test artifacts (screenshots): $MLOOP_TEST_ARTIFACTS"
 step "typecheck" npx tsc --noEmit
 step "lint" npx eslint .
+step "format (prettier, 120 columns)" npx prettier --check .
+step "python lint (ruff)" "$MLOOP_PYTHON" -m ruff check python examples
+step "python format (ruff)" "$MLOOP_PYTHON" -m ruff format --check python examples
 step "python runtime tests" "$MLOOP_PYTHON" -m pytest -q python/tests --junitxml="$reports/pytest.xml"
 step "vitest" npx vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json"
 

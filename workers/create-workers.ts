@@ -1,10 +1,14 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createDeployActivities } from '../activities/deploy';
+import { createHealthActivities } from '../activities/health';
+import { createMonitoringActivities } from '../activities/monitoring';
+import { createPipelineActivities } from '../activities/pipeline';
 import { createRegistryActivities } from '../activities/registry';
 import { createShadowActivities } from '../activities/shadow';
 import { createTrainActivities } from '../activities/train';
-import { taskQueues, type TaskQueueRole } from '../workflows/definitions';
+import { taskQueues, type Environment, type TaskQueueRole } from '../workflows/definitions';
 import type { WorkerDeps } from './deps';
+import { activityMetricsInterceptor } from './metrics-interceptor';
 
 export const workflowsPath = new URL('../workflows/index.ts', import.meta.url).pathname;
 
@@ -17,6 +21,8 @@ export interface CreateWorkersOptions {
   /** Queue names per role; tests pass their own so they never share a queue. */
   queueNames?: Partial<Record<TaskQueueRole, string>>;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Stream activities (pipeline units, shadow tests) this process runs at once; 64 by default. */
+  streamConcurrency?: number;
 }
 
 /**
@@ -31,6 +37,21 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     ...createRegistryActivities({ registry: opts.deps.registry }),
     ...createShadowActivities({ ...opts.deps, python: opts.deps.pythonOptions }),
     ...createDeployActivities({ releases: opts.deps.releases, registry: opts.deps.registry }),
+    ...createMonitoringActivities({
+      ...opts.deps,
+      queues: { control: names.control, train: names.train, stream: names.stream },
+    }),
+    ...createHealthActivities({ ...opts.deps, controlQueue: names.control, thresholds: opts.deps.healthThresholds }),
+    ...createPipelineActivities({
+      brokers: opts.deps.kafkaBrokers,
+      kafka: opts.deps.kafka,
+      registry: opts.deps.registry,
+      temporal: opts.deps.temporal,
+      versionServer: async (model, environment, version) => {
+        const release = await opts.deps.releases.find(model, environment as Environment, version);
+        return release?.servers[0] ? `http://${release.servers[0]}` : null;
+      },
+    }),
   };
   const workflowSource = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath };
   const workers: Worker[] = [];
@@ -41,9 +62,11 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         namespace: opts.namespace,
         taskQueue: names[role],
         activities,
+        interceptors: { activity: [activityMetricsInterceptor] },
         ...(role === 'control' ? workflowSource : {}),
         // Training is CPU-bound; on the train queue run as many at once as there are cores.
-        maxConcurrentActivityTaskExecutions: role === 'train' ? 2 : role === 'stream' ? 10 : 50,
+        maxConcurrentActivityTaskExecutions:
+          role === 'train' ? 2 : role === 'stream' ? (opts.streamConcurrency ?? 64) : 50,
         // Heartbeats carry cancellation back to an activity: keep them frequent so an abort
         // stops a training process within seconds, not a minute.
         maxHeartbeatThrottleInterval: '2 seconds',

@@ -9,9 +9,11 @@ import { createDockerRuntime, createProcessRuntime, createProxy } from '../core/
 import { ServingReleases } from '../core/deploy/releases';
 import { GitCheckouts } from '../core/git/checkout';
 import { createKafkaAdapter, type KafkaPort } from '../core/kafka/adapter';
+import type { HealthThresholds } from '../core/monitoring/health';
 import { PythonRuntime, type PythonRuntimeOptions } from '../core/python/runtime';
 import { Registry } from '../core/registry/registry';
 import { runnerAccount, scratchRoot } from '../core/security/runner-account';
+import { defaultAlertsTopic } from '../workflows/monitoring-definitions';
 
 /** The clients every activity factory receives; built once per worker process. */
 export interface WorkerDeps {
@@ -24,12 +26,18 @@ export interface WorkerDeps {
   /** For processes other than training: model servers. */
   pythonOptions: PythonRuntimeOptions;
   kafka: KafkaPort;
+  /** The brokers, for stream processors that open their own consumers and transactional producers. */
+  kafkaBrokers: string[];
   /** Model servers per release and the stable endpoints in front of them (deploy stage). */
   releases: ReleaseManager;
   /** For activities that message workflows (progress reports). */
   temporal: Client;
   workDir: string;
   allowedRoots: readonly string[];
+  /** Where drift checks publish their alerts (`mloop.alerts`, or `MLOOP_ALERTS_TOPIC`). */
+  alertsTopic: string;
+  /** What the drift checks' health part counts as unhealthy (MLOOP_HEALTH_SILENT_AFTER_SECONDS). */
+  healthThresholds: Partial<HealthThresholds>;
   close(): Promise<void>;
 }
 
@@ -51,7 +59,10 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
     proxy: createProxy(config),
     runtimes: {
       // As root, servers run as the runner account from folders it can reach, beside the scratch space.
-      process: createProcessRuntime(config, account ? { account, runnerRoot: path.join(workDir, 'deployments') } : null),
+      process: createProcessRuntime(
+        config,
+        account ? { account, runnerRoot: path.join(workDir, 'deployments') } : null,
+      ),
       ...(docker ? { docker } : {}),
     },
     git,
@@ -66,10 +77,13 @@ export async function createWorkerDeps(config: MloopConfig): Promise<WorkerDeps>
     python: new PythonRuntime(pythonOptions),
     pythonOptions,
     kafka,
+    kafkaBrokers: config.kafkaBrokers,
     releases,
     temporal: new Client({ connection, namespace: config.temporalNamespace }),
     workDir,
     allowedRoots: config.allowedRoots,
+    alertsTopic: process.env.MLOOP_ALERTS_TOPIC || defaultAlertsTopic,
+    healthThresholds: { silentAfterMs: config.worker.healthSilentAfterMs },
     async close() {
       await kafka.close();
       await registry.close();

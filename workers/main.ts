@@ -1,30 +1,56 @@
-import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../core/config';
-import { taskQueues, type TaskQueueRole } from '../workflows/definitions';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { loadConfigOrExit } from '../core/config';
+import { workerRegistry } from '../core/metrics/series';
+import { taskQueues } from '../workflows/definitions';
 import { createWorkers } from './create-workers';
 import { createWorkerDeps } from './deps';
+import { freeLoopbackPort, startMetricsServer } from './metrics-server';
 
-/** Worker process entry point. MLOOP_WORKER_ROLES=control,train picks the queues it serves. */
+/** Worker process entry point; MLOOP_WORKER_ROLES picks the queues it serves (docs/CONFIGURATION.md). */
 async function main(): Promise<void> {
-  const config = loadConfig();
-  const roles = (process.env.MLOOP_WORKER_ROLES ?? 'control,train,stream').split(',').map((r) => r.trim()) as TaskQueueRole[];
-  for (const r of roles) if (!(r in taskQueues)) throw new Error(`MLOOP_WORKER_ROLES: unknown role "${r}" (known: ${Object.keys(taskQueues).join(', ')})`);
+  // First: a bad setting stops the process before anything starts.
+  const config = loadConfigOrExit('mloop worker');
+  const { roles, taskQueues: queueNames } = config.worker;
+
+  // The SDK's runtime series come from its own exporter, which must be installed before any
+  // connection; the worker's /metrics appends them to mloop's, so one scrape gets both.
+  const sdkPort = config.worker.sdkMetricsPort || (await freeLoopbackPort());
+  Runtime.install({
+    telemetryOptions: {
+      metrics: {
+        prometheus: {
+          bindAddress: `127.0.0.1:${sdkPort}`,
+          countersTotalSuffix: true,
+          unitSuffix: true,
+          useSecondsForDurations: true,
+        },
+      },
+    },
+  });
+  const metrics = await startMetricsServer({
+    host: config.worker.metricsHost,
+    port: config.worker.metricsPort,
+    registry: workerRegistry,
+    sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`,
+  });
 
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const deps = await createWorkerDeps(config);
-  // Queue names can be overridden per role, e.g. MLOOP_TASK_QUEUE_TRAIN=gpu-train.
-  const queueNames = Object.fromEntries(
-    Object.keys(taskQueues).flatMap((role) => {
-      const name = process.env[`MLOOP_TASK_QUEUE_${role.toUpperCase()}`];
-      return name ? [[role, name]] : [];
-    }),
-  );
-  const workers = await createWorkers({ connection, namespace: config.temporalNamespace, deps, roles, queueNames });
-  console.log(`mloop worker serving ${roles.map((r) => queueNames[r] ?? taskQueues[r]).join(', ')} on ${config.temporalAddress}`);
+  const workers = await createWorkers({
+    connection,
+    namespace: config.temporalNamespace,
+    deps,
+    roles,
+    queueNames,
+    streamConcurrency: config.worker.streamConcurrency,
+  });
+  const served = roles.map((r) => queueNames[r] ?? taskQueues[r]).join(', ');
+  console.log(`mloop worker serving ${served} on ${config.temporalAddress}; metrics at ${metrics.url}`);
   try {
     // Worker.run handles SIGINT/SIGTERM: it stops polling and finishes running tasks.
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await metrics.close();
     await deps.close();
     await connection.close();
   }

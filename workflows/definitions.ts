@@ -86,6 +86,23 @@ export interface LifecycleInput {
    * its shadow test (or its gates, without one): staging, the approval, then production.
    */
   deploy?: LifecycleDeployConfig;
+  /**
+   * The lifecycle continues as new (same ID, fresh history) once its history has this many events
+   * while its deploy stage runs, e.g. during a days-long wait for approval; default 10,000, or
+   * earlier when the server suggests it. Tests lower it to force the hand-over.
+   */
+  continueAsNewAfterEvents?: number;
+  /** Set by the lifecycle itself when it continues as new: what the earlier runs did. */
+  resume?: LifecycleResume;
+}
+
+/** What a lifecycle hands to its next run: the status so far and the stages' results. */
+export interface LifecycleResume {
+  status: LifecycleStatus;
+  train: TrainModelResult;
+  shadowTest?: ShadowTestResult;
+  /** How many times the lifecycle has continued as new, for the status. */
+  runs: number;
 }
 
 export interface LifecycleDeployConfig extends DeployOptions {
@@ -190,6 +207,8 @@ export interface LifecycleStatus {
   /** The deploy stage as its workflow last reported it: phase, endpoints, approval deadline and decision. */
   deploy?: DeployStatus;
   error?: string;
+  /** How many times the lifecycle has continued as new so far (absent before the first). */
+  continuedAsNew?: number;
 }
 
 export type LifecycleResult = LifecycleStatus & {
@@ -203,6 +222,8 @@ export const abortSignal = defineSignal<[{ reason: string; by: string }]>('abort
 export const trainProgressSignal = defineSignal<[TrainProgress]>('trainProgress');
 /** Ends a running shadow test early; it finishes with the messages scored so far. */
 export const stopShadowSignal = defineSignal<[{ by: string }]>('stopShadow');
+/** Whether a stop of the shadow test was asked for: the test asks every 2 s (a query adds nothing to history). */
+export const shadowStopRequestedQuery = defineQuery<boolean>('shadowStopRequested');
 /** A shadow test reports its live figures; the answer tells it whether to stop. */
 export const shadowProgressUpdate = defineUpdate<{ stop: boolean }, [ShadowReport]>('shadowProgress');
 
@@ -220,7 +241,12 @@ export interface DeployResources {
   healthTimeoutSeconds: number;
 }
 
-export const defaultDeployResources: DeployResources = { replicas: 1, cpus: 1, memoryMb: 1024, healthTimeoutSeconds: 120 };
+export const defaultDeployResources: DeployResources = {
+  replicas: 1,
+  cpus: 1,
+  memoryMb: 1024,
+  healthTimeoutSeconds: 120,
+};
 
 /** Promotion waits this long for a human decision before the candidate is retired. */
 export const defaultApprovalTimeoutSeconds = 7 * 24 * 3600;
@@ -254,6 +280,8 @@ export interface DeployModelInput extends DeployOptions {
   preApproved?: PromotionDecision;
   /** Why this deploy runs, kept with the alias move (e.g. "rollback from v4"). */
   reason?: string;
+  /** The version a rollback replaces; its drift schedule is paused once production is back. */
+  rollbackOf?: number;
   /** The lifecycle to report phases to, when the deploy is one of its stages. */
   lifecycleId?: string;
 }
@@ -331,3 +359,5 @@ export interface RetireDeploymentInput {
 
 export const retireWorkflowId = (model: string, environment: Environment, key: string): string =>
   `retire/${model}/${environment}/${key}`;
+export * from './monitoring-definitions';
+export * from './pipeline-definitions';

@@ -2,12 +2,15 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createDeployActivities } from '../activities/deploy';
+import type { createMonitoringActivities } from '../activities/monitoring';
 import {
   approvePromotionUpdate,
   defaultApprovalTimeoutSeconds,
@@ -38,8 +41,28 @@ const nonRetryableErrorTypes = ['InvalidInput', 'InvalidManifest', 'NotFound', '
  * `champion`. A failed check rolls back by itself: the old servers keep serving, the alias stays.
  */
 export async function deployModel(input: DeployModelInput): Promise<DeployModelResult> {
+  const last: { status?: DeployStatus } = {};
+  try {
+    return await deployStages(input, last);
+  } catch (err) {
+    // A lifecycle that continued as new learns the end of its deploy only from these reports.
+    const status = last.status;
+    const unreported = status && !isCancellation(err) && status.phase !== 'rolled-back';
+    if (input.lifecycleId && unreported && patched('report-deploy-failure')) {
+      const failed: DeployStatus = { ...status, phase: 'failed', error: messageOf(err) };
+      await getExternalWorkflowHandle(input.lifecycleId).signal(deployProgressSignal, failed);
+    }
+    throw err;
+  }
+}
+
+async function deployStages(input: DeployModelInput, last: { status?: DeployStatus }): Promise<DeployModelResult> {
   const queue = input.deployTaskQueue ? { taskQueue: input.deployTaskQueue } : {};
-  const quick = proxyActivities<DeployActivities>({ ...queue, startToCloseTimeout: '1 minute', retry: { maximumAttempts: 10, nonRetryableErrorTypes } });
+  const quick = proxyActivities<DeployActivities>({
+    ...queue,
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 10, nonRetryableErrorTypes },
+  });
   const resources = { ...defaultDeployResources, ...input.resources };
   // Building an image or starting servers can take minutes; the heartbeat notices a dead worker.
   const slow = proxyActivities<DeployActivities>({
@@ -50,6 +73,15 @@ export async function deployModel(input: DeployModelInput): Promise<DeployModelR
   });
   const backend = input.backend ?? 'process';
   const version = input.version.version;
+  // A decision taken beforehand approves a promotion; a staging deploy has none, and skipping
+  // staging on it would swap production.
+  if (input.environment === 'staging' && input.preApproved && patched('staging-refuses-pre-approval')) {
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: 'preApproved: a staging deploy has no promotion to approve; deploy to production to use it',
+    });
+  }
 
   const status: DeployStatus = {
     model: input.model,
@@ -59,6 +91,7 @@ export async function deployModel(input: DeployModelInput): Promise<DeployModelR
     requestedBy: input.requestedBy,
     endpoints: {},
   };
+  last.status = status;
   const gate: PromotionGateState = {
     awaiting: false,
     version,
@@ -87,7 +120,13 @@ export async function deployModel(input: DeployModelInput): Promise<DeployModelR
 
   /** Starts the version's servers for one environment and checks them; a failed check stops them again. */
   const startChecked = async (environment: Environment): Promise<ReleaseRef> => {
-    const release = await slow.startRelease({ model: input.model, environment, version: input.version, backend, resources });
+    const release = await slow.startRelease({
+      model: input.model,
+      environment,
+      version: input.version,
+      backend,
+      resources,
+    });
     try {
       await slow.checkRelease({ release, timeoutSeconds: resources.healthTimeoutSeconds });
     } catch (err) {
@@ -152,7 +191,28 @@ export async function deployModel(input: DeployModelInput): Promise<DeployModelR
     by: decision.by,
     reason: input.reason ?? `approved${decision.comment ? `: ${decision.comment}` : ''} (${workflowInfo().workflowId})`,
   });
+  if (patched('drift-schedule')) await watchProduction(input, queue);
   return finish('production');
+}
+
+/**
+ * Production now serves the version: its drift schedule runs (created or updated). After a
+ * rollback it is paused instead, until someone resumes it: the version restored is the one that
+ * was replaced, and its checks would alert and retrain on what made people roll back.
+ */
+async function watchProduction(input: DeployModelInput, queue: { taskQueue?: string }): Promise<void> {
+  const monitoring = proxyActivities<ReturnType<typeof createMonitoringActivities>>({
+    ...queue,
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 10 },
+  });
+  const scope = { model: input.model, environment: 'production' as const };
+  await monitoring.ensureDriftSchedule(scope);
+  if (input.rollbackOf !== undefined) {
+    const resume = `resume with PATCH /v1/models/${input.model}/monitoring {"paused": false}`;
+    const note = `paused by the rollback from v${input.rollbackOf} to v${input.version.version}; ${resume}`;
+    await monitoring.pauseDriftSchedule({ ...scope, note });
+  }
 }
 
 function registerPromotionHandlers(status: DeployStatus, gate: PromotionGateState): void {
@@ -185,7 +245,8 @@ function failWith(result: DeployModelResult, err: unknown): never {
 
 function messageOf(err: unknown): string {
   let current: unknown = err;
-  while (current instanceof Error && (current as { cause?: unknown }).cause instanceof Error) current = (current as { cause: Error }).cause;
+  while (current instanceof Error && (current as { cause?: unknown }).cause instanceof Error)
+    current = (current as { cause: Error }).cause;
   return current instanceof Error ? current.message : String(current);
 }
 

@@ -18,14 +18,20 @@ export interface PromotionGateState {
  * deploy themselves (unless allowed), or when the version may not be promoted at all. Rejecting
  * a blocked version is allowed: it retires the candidate.
  */
-export function validatePromotionDecision(state: PromotionGateState, approved: boolean, input: PromotionDecisionInput): void {
+export function validatePromotionDecision(
+  state: PromotionGateState,
+  approved: boolean,
+  input: PromotionDecisionInput,
+): void {
   if (typeof input?.by !== 'string' || input.by.trim() === '') {
     throw new Error('a promotion decision needs "by": who decides');
   }
   if (input.comment !== undefined && typeof input.comment !== 'string') throw new Error('"comment" must be text');
   if (state.decision) {
     const d = state.decision;
-    throw new Error(`promotion of v${state.version} was already ${d.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`);
+    throw new Error(
+      `promotion of v${state.version} was already ${d.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`,
+    );
   }
   if (!state.awaiting) throw new Error(`no promotion of v${state.version} is waiting for a decision`);
   if (!approved) return;

@@ -18,12 +18,21 @@ const { findChampion, recordShadowReport, judgeShadowReport } = proxyActivities<
  * against the thresholds and keep the report with the candidate's version.
  */
 export async function shadowTest(input: ShadowTestInput): Promise<ShadowTestResult> {
-  const stream = proxyActivities<ShadowActivities>({ taskQueue: input.streamTaskQueue, startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+  const stream = proxyActivities<ShadowActivities>({
+    taskQueue: input.streamTaskQueue,
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 5 },
+  });
   const { config } = input;
   const champion = await findChampion({ model: input.model });
   // Start positions are pinned in history, so a retried or resumed test reads the same messages.
-  const inputOffsets = await stream.resolveStreamOffsets({ topic: config.inputTopic, startAt: config.startAt ?? 'latest' });
-  const labelOffsets = config.labelsTopic ? await stream.resolveStreamOffsets({ topic: config.labelsTopic, startAt: 'latest' }) : {};
+  const inputOffsets = await stream.resolveStreamOffsets({
+    topic: config.inputTopic,
+    startAt: config.startAt ?? 'latest',
+  });
+  const labelOffsets = config.labelsTopic
+    ? await stream.resolveStreamOffsets({ topic: config.labelsTopic, startAt: 'latest' })
+    : {};
   const seconds = config.stopAfter.seconds;
   const deadlineMs = seconds !== undefined ? workflowInfo().startTime.getTime() + seconds * 1000 : null;
 

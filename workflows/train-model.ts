@@ -30,7 +30,16 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
       taskQueue: input.trainTaskQueue,
       startToCloseTimeout: `${startToCloseMinutes} minutes`,
       heartbeatTimeout: '1 minute',
-      retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidModelRepo', 'InvalidManifest', 'DatasetInvalid', 'TrainingFailed', 'EvaluationFailed'] },
+      retry: {
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [
+          'InvalidModelRepo',
+          'InvalidManifest',
+          'DatasetInvalid',
+          'TrainingFailed',
+          'EvaluationFailed',
+        ],
+      },
     });
   const { prepareDataset, evaluateVersion } = heavy(60);
   const { runTraining } = heavy(input.trainTimeoutMinutes + 5);
@@ -60,7 +69,8 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     : null;
   if (championEval && championEval.holdout.digest !== trained.holdout.digest) {
     throw ApplicationFailure.nonRetryable(
-      `champion v${champion?.version} was scored on a different holdout (${championEval.holdout.digest}) than the candidate (${trained.holdout.digest})`,
+      `champion v${champion?.version} was scored on a different holdout (${championEval.holdout.digest}) ` +
+        `than the candidate (${trained.holdout.digest})`,
       'EvaluationFailed',
     );
   }
@@ -76,7 +86,10 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     metrics: trained.metrics,
     gates: trained.manifest.gates,
     holdout: trained.holdout,
-    champion: champion && championEval ? { version: champion.version, commitSha: champion.commitSha, metrics: championEval.metrics } : null,
+    champion:
+      champion && championEval
+        ? { version: champion.version, commitSha: champion.commitSha, metrics: championEval.metrics }
+        : null,
     createdBy: input.requestedBy,
   });
   if (!run.evaluation.passed) {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { MloopError } from '../../core/errors';
 import type { Principal, Role } from '../../core/auth/roles';
 import type { TokenVerifier } from '../../core/auth/token-store';
@@ -23,6 +23,22 @@ export interface RouteAccess {
   method: string;
   url: string;
   access: Role | 'public';
+  /** The route's request and response schemas, as declared. */
+  schema?: FastifySchema & { hide?: boolean };
+}
+
+// Decorates the plugin contexts whose routes are all public (the API's own documentation pages).
+const publicScope = 'mloopPublicScope';
+
+/** Registers `plugin` so that every route it adds is public, routes of third-party plugins included. */
+export async function registerPublic(
+  app: FastifyInstance,
+  plugin: (scope: FastifyInstance) => Promise<void>,
+): Promise<void> {
+  await app.register(async (scope) => {
+    scope.decorate(publicScope, true);
+    await plugin(scope);
+  });
 }
 
 export interface AuthOptions {
@@ -45,13 +61,19 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
   const routeAccess: RouteAccess[] = [];
   app.decorate('routeAccess', routeAccess);
 
-  app.addHook('onRoute', (route) => {
+  app.addHook('onRoute', function (route) {
+    if (this.hasDecorator(publicScope)) route.config = { ...route.config, public: true };
     const config = route.config as { role?: Role; public?: boolean } | undefined;
     if (!config?.role && !config?.public) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no role (config.role) and is not public`);
     }
     for (const method of [route.method].flat())
-      routeAccess.push({ method, url: route.url, access: config.role ?? 'public' });
+      routeAccess.push({
+        method,
+        url: route.url,
+        access: config.role ?? 'public',
+        ...(route.schema ? { schema: route.schema } : {}),
+      });
   });
 
   app.addHook('onRequest', async (request, reply) => {

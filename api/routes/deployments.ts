@@ -1,43 +1,61 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
-import { MloopError } from '../../core/errors';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalidInput, MloopError } from '../../core/errors';
 import type { Registry } from '../../core/registry/registry';
 import {
-  approvePromotionUpdate,
   deployStatusQuery,
   deployWorkflowId,
-  lifecycleWorkflowId,
-  rejectPromotionUpdate,
   retireWorkflowId,
   searchAttributes,
   taskQueues,
   type DeployModelInput,
   type DeployModelResult,
   type Environment,
-  type PromotionDecision,
   type VersionRef,
 } from '../../workflows/definitions';
-import type { deployModel } from '../../workflows/deploy-model';
-import type { retireDeployment } from '../../workflows/retire-deployment';
 import { failureView } from '../failure-view';
 import { requesterOf } from '../plugins/auth';
+import { decidePromotion } from '../promotion-decision';
 import {
   DecisionBody,
+  DecisionView,
   DeploymentParams,
+  DeploymentsView,
   DeployRunParams,
-  LifecycleParams,
+  DeployStartedView,
+  DeployView,
+  EnvironmentView,
+  RetiredView,
   RetireQuery,
   RollbackBody,
+  RollbackStartedView,
   StartDeploymentBody,
 } from '../schemas/deployments';
+import { IdempotencyHeaders, responses } from '../schemas/errors';
 import { ModelParams } from '../schemas/models';
+import { findStarted, startOnce, type StartRequest } from '../start-workflow';
 
 export interface DeploymentRouteOptions {
   registry: Registry;
   /** Queue override, so tests can route to their own workers. */
   controlTaskQueue?: string;
+}
+
+const tags = ['deployments'];
+
+/** The key a start names its workflow by: the body's `key`, else the Idempotency-Key header. */
+function startKey(request: FastifyRequest, bodyKey: string | undefined): string | undefined {
+  const headerKey = request.headers['idempotency-key'] as string | undefined;
+  if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
+    throw invalidInput(
+      'headers.idempotency-key',
+      `differs from body.key ("${bodyKey}"); send one of them, or both equal`,
+    );
+  }
+  return bodyKey ?? headerKey;
 }
 
 /**
@@ -52,107 +70,196 @@ export function deploymentRoutes(opts: DeploymentRouteOptions) {
 
     const versionRef = async (model: string, version: number): Promise<VersionRef> => {
       const v = await registry.getVersion(model, version);
-      return { version, commitSha: v.commitSha, repoUrl: v.repoUrl, repoPath: v.repoPath, artifactDigest: v.artifactDigest };
-    };
-    const startDeploy = async (input: DeployModelInput, key: string) => {
-      const workflowId = deployWorkflowId(input.model, input.environment, key);
-      const handle = await app.temporal.workflow.start<typeof deployModel>('deployModel', {
-        workflowId,
-        taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: searchAttributes.model, value: input.model },
-          { key: searchAttributes.stage, value: 'deploy:staging' },
-          { key: searchAttributes.version, value: input.version.version },
-        ],
-      });
-      const self = `/v1/deployments/${input.model}/${input.environment}/deploys/${key}`;
-      return { id: workflowId, runId: handle.firstExecutionRunId, links: { self } };
-    };
-
-    r.post('/v1/deployments', { config: { role: 'operator' }, schema: { body: StartDeploymentBody } }, async (request, reply) => {
-      const { model, alias, environment, key, backend, resources, promotion } = request.body;
-      if ((request.body.version === undefined) === (alias === undefined)) {
-        throw new MloopError('InvalidInput', 'body: give either "version" or "alias"', { field: 'body.version' });
-      }
-      const version = request.body.version ?? (await registry.getAliases(model))[alias ?? ''];
-      if (version === undefined) throw new MloopError('NotFound', `model "${model}" has no alias "${alias}"`);
-      const input: DeployModelInput = {
-        model,
-        version: await versionRef(model, version),
-        environment,
-        requestedBy: requesterOf(request).subject,
-        ...(backend ? { backend } : {}),
-        ...(resources ? { resources } : {}),
-        ...(promotion ? { promotion } : {}),
+      return {
+        version,
+        commitSha: v.commitSha,
+        repoUrl: v.repoUrl,
+        repoPath: v.repoPath,
+        artifactDigest: v.artifactDigest,
       };
-      return reply.status(202).send(await startDeploy(input, key ?? randomUUID()));
-    });
-
-    r.get('/v1/deployments', { config: { role: 'viewer' } }, async () => ({ deployments: await registry.currentDeployments() }));
-
-    r.get('/v1/deployments/:model/:env', { config: { role: 'viewer' }, schema: { params: DeploymentParams } }, async (request) => {
-      const { model, env } = request.params;
-      await registry.getModel(model);
-      const current = (await registry.currentDeployments(model)).find((d) => d.environment === env) ?? null;
-      return { model, environment: env, current, events: await registry.listDeploymentEvents(model, env) };
-    });
-
-    r.delete(
-      '/v1/deployments/:model/:env',
-      { config: { role: 'operator' }, schema: { params: DeploymentParams, querystring: RetireQuery } },
-      async (request, reply) => {
-        const { model, env } = request.params;
-        const current = (await registry.currentDeployments(model)).find((d) => d.environment === env);
-        if (!current) throw new MloopError('NotFound', `model "${model}" has no ${env} deployment`);
-        const workflowId = retireWorkflowId(model, env, current.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(-64));
-        const handle = await app.temporal.workflow.start<typeof retireDeployment>('retireDeployment', {
+    };
+    const deployPath = (model: string, environment: Environment, key: string): string =>
+      `/v1/deployments/${model}/${environment}/deploys/${key}`;
+    const startDeploy = async <A>(input: DeployModelInput, key: string, request: StartRequest, answer?: A) => {
+      const workflowId = deployWorkflowId(input.model, input.environment, key);
+      const started = await startOnce(
+        app.temporal,
+        'deployModel',
+        {
           workflowId,
           taskQueue,
-          args: [{ model, environment: env, version: current.version, by: requesterOf(request).subject, ...(request.query.reason ? { reason: request.query.reason } : {}) }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        });
-        await handle.result();
-        return reply.status(200).send({ model, environment: env, retired: current.version });
+          args: [input],
+          typedSearchAttributes: [
+            { key: searchAttributes.model, value: input.model },
+            { key: searchAttributes.stage, value: 'deploy:staging' },
+            { key: searchAttributes.version, value: input.version.version },
+          ],
+        },
+        request,
+        answer,
+      );
+      return {
+        ...started.answer,
+        id: workflowId,
+        runId: started.runId,
+        links: { self: deployPath(input.model, input.environment, key) },
+      };
+    };
+
+    r.post(
+      '/v1/deployments',
+      {
+        config: { role: 'operator' },
+        schema: {
+          summary: 'Deploy a version: staging, or production behind an approval',
+          tags,
+          headers: IdempotencyHeaders,
+          body: StartDeploymentBody,
+          response: responses({ 202: DeployStartedView }, { errors: [404, 409, 422] }),
+        },
+      },
+      async (request, reply) => {
+        const { key: bodyKey, ...body } = request.body;
+        const { model, alias, environment, backend, resources, promotion } = body;
+        const key = startKey(request, bodyKey) ?? randomUUID();
+        if ((body.version === undefined) === (alias === undefined)) {
+          throw new MloopError('InvalidInput', 'body: give either "version" or "alias"', { field: 'body.version' });
+        }
+        const version = body.version ?? (await registry.getAliases(model))[alias ?? ''];
+        if (version === undefined) throw new MloopError('NotFound', `model "${model}" has no alias "${alias}"`);
+        const input: DeployModelInput = {
+          model,
+          version: await versionRef(model, version),
+          environment,
+          requestedBy: requesterOf(request).subject,
+          ...(backend ? { backend } : {}),
+          ...(resources ? { resources } : {}),
+          ...(promotion ? { promotion } : {}),
+        };
+        return reply.status(202).send(await startDeploy(input, key, { route: 'POST /v1/deployments', body }));
       },
     );
 
-    r.get('/v1/deployments/:model/:env/deploys/:key', { config: { role: 'viewer' }, schema: { params: DeployRunParams } }, async (request) => {
-      const { model, env, key } = request.params;
-      return describeDeploy(app.temporal.workflow.getHandle(deployWorkflowId(model, env, key)));
-    });
+    r.get(
+      '/v1/deployments',
+      {
+        config: { role: 'viewer' },
+        schema: {
+          summary: 'What each environment of each model serves now',
+          tags,
+          querystring: Type.Object({}, { additionalProperties: false }),
+          response: responses({ 200: DeploymentsView }),
+        },
+      },
+      async () => ({ deployments: await registry.currentDeployments() }),
+    );
 
-    const decide = (approved: boolean) => async (handle: WorkflowHandle, by: string, comment: string | undefined) => {
-      try {
-        return await handle.executeUpdate(approved ? approvePromotionUpdate : rejectPromotionUpdate, {
-          args: [{ by, ...(comment ? { comment } : {}) }],
-        });
-      } catch (err) {
-        // The validator's refusal says why (already decided, nothing waiting, failed shadow test…).
-        if (err instanceof WorkflowUpdateFailedError) throw new MloopError('Conflict', err.cause?.message ?? err.message);
-        throw err;
-      }
-    };
-    for (const [action, approved] of [['approve', true], ['reject', false]] as const) {
-      const config = { role: 'approver' } as const;
+    r.get(
+      '/v1/deployments/:model/:env',
+      {
+        config: { role: 'viewer' },
+        schema: {
+          summary: 'What an environment serves, and its deployment audit',
+          tags,
+          params: DeploymentParams,
+          response: responses({ 200: EnvironmentView }, { errors: [404] }),
+        },
+      },
+      async (request) => {
+        const { model, env } = request.params;
+        await registry.getModel(model);
+        const current = (await registry.currentDeployments(model)).find((d) => d.environment === env) ?? null;
+        return { model, environment: env, current, events: await registry.listDeploymentEvents(model, env) };
+      },
+    );
+
+    r.delete(
+      '/v1/deployments/:model/:env',
+      {
+        config: { role: 'operator' },
+        schema: {
+          summary: 'Retire: the endpoint stops routing and its servers stop',
+          tags,
+          headers: IdempotencyHeaders,
+          params: DeploymentParams,
+          querystring: RetireQuery,
+          response: responses({ 200: RetiredView }, { errors: [404, 409, 422] }),
+        },
+      },
+      async (request) => {
+        const { model, env } = request.params;
+        const given = startKey(request, undefined);
+        const req: StartRequest = {
+          route: 'DELETE /v1/deployments/:model/:env',
+          params: request.params,
+          body: request.query,
+        };
+        // A repeated retirement answers as the first did, although nothing is deployed any more.
+        const earlier = given
+          ? await findStarted<{ version: number }>(app.temporal, retireWorkflowId(model, env, given), req)
+          : undefined;
+        if (earlier) {
+          await app.temporal.workflow.getHandle(earlier.workflowId).result();
+          return { model, environment: env, retired: earlier.answer.version };
+        }
+        const current = (await registry.currentDeployments(model)).find((d) => d.environment === env);
+        if (!current) throw new MloopError('NotFound', `model "${model}" has no ${env} deployment`);
+        const key = given ?? current.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(-64);
+        const reason = request.query.reason;
+        const by = requesterOf(request).subject;
+        const started = await startOnce(
+          app.temporal,
+          'retireDeployment',
+          {
+            workflowId: retireWorkflowId(model, env, key),
+            taskQueue,
+            args: [{ model, environment: env, version: current.version, by, ...(reason ? { reason } : {}) }],
+          },
+          req,
+          { version: current.version },
+        );
+        await app.temporal.workflow.getHandle(started.workflowId).result();
+        return { model, environment: env, retired: started.answer.version };
+      },
+    );
+
+    r.get(
+      '/v1/deployments/:model/:env/deploys/:key',
+      {
+        config: { role: 'viewer' },
+        schema: {
+          summary: "A deploy's phase, endpoints, approval deadline and decision, or its result",
+          tags,
+          params: DeployRunParams,
+          response: responses({ 200: DeployView }, { errors: [404] }),
+        },
+      },
+      async (request) => {
+        const { model, env, key } = request.params;
+        return describeDeploy(app.temporal.workflow.getHandle(deployWorkflowId(model, env, key)));
+      },
+    );
+
+    for (const [action, approved] of [
+      ['approve', true],
+      ['reject', false],
+    ] as const) {
       r.post(
         `/v1/deployments/:model/:env/deploys/:key/${action}`,
-        { config, schema: { params: DeployRunParams, body: DecisionBody } },
-        async (request): Promise<PromotionDecision> => {
+        {
+          config: { role: 'approver' },
+          schema: {
+            summary: `${approved ? 'Approve' : 'Reject'} the promotion a deploy waits for`,
+            tags,
+            params: DeployRunParams,
+            body: DecisionBody,
+            response: responses({ 200: DecisionView }, { errors: [404, 409] }),
+          },
+        },
+        async (request) => {
           const { model, env, key } = request.params;
           const handle = app.temporal.workflow.getHandle(deployWorkflowId(model, env, key));
-          return decide(approved)(handle, requesterOf(request).subject, request.body.comment);
-        },
-      );
-      // Lifecycle IDs are `lifecycle/<model>/<key>`; this route is that ID under /v1/lifecycles.
-      r.post(
-        `/v1/lifecycles/lifecycle/:model/:key/${action}`,
-        { config, schema: { params: LifecycleParams, body: DecisionBody } },
-        async (request): Promise<PromotionDecision> => {
-          const { model, key } = request.params;
-          const handle = app.temporal.workflow.getHandle(lifecycleWorkflowId(model, key));
-          return decide(approved)(handle, requesterOf(request).subject, request.body.comment);
+          return decidePromotion(handle, approved, requesterOf(request).subject, request.body.comment);
         },
       );
     }
@@ -161,17 +268,51 @@ export function deploymentRoutes(opts: DeploymentRouteOptions) {
     // same blue/green deploy; the approver's call is the approval (that version was approved before).
     r.post(
       '/v1/models/:name/rollback',
-      { config: { role: 'approver' }, schema: { params: ModelParams, body: RollbackBody } },
+      {
+        config: { role: 'approver' },
+        schema: {
+          summary: 'Production back to the previous champion',
+          tags,
+          headers: IdempotencyHeaders,
+          params: ModelParams,
+          body: RollbackBody,
+          response: responses({ 202: RollbackStartedView }, { errors: [404, 409, 422] }),
+        },
+      },
       async (request, reply) => {
         const model = request.params.name;
+        const environment: Environment = 'production';
+        const given = startKey(request, undefined);
+        const req: StartRequest = {
+          route: 'POST /v1/models/:name/rollback',
+          params: request.params,
+          body: request.body,
+        };
+        // Once the rollback ran, the champion has moved: a repeat must not roll back once more.
+        const earlier = given
+          ? await findStarted<{ from: number; to: number }>(
+              app.temporal,
+              deployWorkflowId(model, environment, given),
+              req,
+            )
+          : undefined;
+        if (earlier) {
+          const links = { self: deployPath(model, environment, given!) };
+          return reply.status(202).send({ ...earlier.answer, id: earlier.workflowId, runId: earlier.runId, links });
+        }
         const { reason, backend, resources } = request.body;
         const current = (await registry.getAliases(model)).champion;
-        if (current === undefined) throw new MloopError('Conflict', `model "${model}" has no champion to roll back from`);
+        if (current === undefined)
+          throw new MloopError('Conflict', `model "${model}" has no champion to roll back from`);
         const moves = (await registry.aliasHistory(model)).filter((m) => m.alias === 'champion');
-        const previous = moves.findLast((m) => m.version === current)?.previousVersion ?? null;
-        if (previous === null) throw new MloopError('Conflict', `champion v${current} of "${model}" has no previous champion to roll back to`);
+        const move = moves.findLast((m) => m.version === current);
+        const previous = move?.previousVersion ?? null;
+        if (!move || previous === null)
+          throw new MloopError(
+            'Conflict',
+            `champion v${current} of "${model}" has no previous champion to roll back to`,
+          );
         const by = requesterOf(request).subject;
-        const environment: Environment = 'production';
         const input: DeployModelInput = {
           model,
           version: await versionRef(model, previous),
@@ -179,10 +320,13 @@ export function deploymentRoutes(opts: DeploymentRouteOptions) {
           requestedBy: by,
           preApproved: { approved: true, by, comment: reason, at: new Date().toISOString() },
           reason: `rollback from v${current}: ${reason}`,
+          rollbackOf: current,
           ...(backend ? { backend } : {}),
           ...(resources ? { resources } : {}),
         };
-        return reply.status(202).send({ from: current, to: previous, ...(await startDeploy(input, `rollback-v${current}-to-v${previous}`)) });
+        // Without a key, one rollback per champion move: the same move rolled back twice is one request.
+        const key = given ?? `rollback-v${current}-to-v${previous}-m${move.id}`;
+        return reply.status(202).send(await startDeploy(input, key, req, { from: current, to: previous }));
       },
     );
   };
@@ -190,7 +334,12 @@ export function deploymentRoutes(opts: DeploymentRouteOptions) {
 
 async function describeDeploy(handle: WorkflowHandle): Promise<Record<string, unknown>> {
   const desc = await handle.describe();
-  const out = { id: handle.workflowId, runId: desc.runId, status: desc.status.name, startedAt: desc.startTime.toISOString() };
+  const out = {
+    id: handle.workflowId,
+    runId: desc.runId,
+    status: desc.status.name,
+    startedAt: desc.startTime.toISOString(),
+  };
   if (desc.status.name === 'COMPLETED') return { ...out, ...((await handle.result()) as DeployModelResult) };
   if (desc.status.name === 'FAILED') return { ...out, ...(await handle.result().then(() => ({}), failureView)) };
   const live = await handle.query(deployStatusQuery).catch(() => undefined);

@@ -18,7 +18,10 @@ export const AliasParams = Type.Object({ name: modelName, alias: aliasName });
 export type AliasParams = Static<typeof AliasParams>;
 
 export const SetAliasBody = Type.Object(
-  { version: Type.Integer({ minimum: 1, description: 'The version the alias should point at' }), reason: Type.Optional(reason) },
+  {
+    version: Type.Integer({ minimum: 1, description: 'The version the alias should point at' }),
+    reason: Type.Optional(reason),
+  },
   { additionalProperties: false },
 );
 export type SetAliasBody = Static<typeof SetAliasBody>;
@@ -27,7 +30,14 @@ export const RemoveAliasQuery = Type.Object({ reason: Type.Optional(reason) }, {
 export type RemoveAliasQuery = Static<typeof RemoveAliasQuery>;
 
 export const HistoryQuery = Type.Object(
-  { at: Type.Optional(Type.String({ format: 'date-time', description: 'An ISO-8601 instant with a time zone: the aliases as they stood then' })) },
+  {
+    at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'An ISO-8601 instant with a time zone: the aliases as they stood then',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type HistoryQuery = Static<typeof HistoryQuery>;

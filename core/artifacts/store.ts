@@ -67,4 +67,8 @@ function parseDigest(digest: string): string {
   return m[1];
 }
 
-const exists = (p: string): Promise<boolean> => fs.stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  fs.stat(p).then(
+    () => true,
+    () => false,
+  );

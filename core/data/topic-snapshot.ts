@@ -32,14 +32,23 @@ export interface TopicSnapshot {
 /** Resolves a range spec to explicit `[from, to)` offsets per partition. */
 export async function resolveRanges(kafka: KafkaPort, spec: TopicRangeSpec): Promise<PartitionRange[]> {
   const watermarks = await kafka.partitionOffsets(spec.topic).catch((err: unknown) => {
-    throw new MloopError('DatasetInvalid', `dataset.kafka.topic: cannot read topic "${spec.topic}": ${(err as Error).message}`, { field: 'dataset.kafka.topic' });
+    throw new MloopError(
+      'DatasetInvalid',
+      `dataset.kafka.topic: cannot read topic "${spec.topic}": ${(err as Error).message}`,
+      { field: 'dataset.kafka.topic' },
+    );
   });
-  const at = async (pos: TopicPosition | undefined, field: string, fallback: 'low' | 'high'): Promise<Map<number, bigint>> => {
+  const at = async (
+    pos: TopicPosition | undefined,
+    field: string,
+    fallback: 'low' | 'high',
+  ): Promise<Map<number, bigint>> => {
     const out = new Map<number, bigint>();
     if (pos?.offsets && pos.timestamp) throw invalidInput(field, 'give offsets or a timestamp, not both');
     if (pos?.timestamp) {
       const ms = Date.parse(pos.timestamp);
-      if (Number.isNaN(ms)) throw invalidInput(`${field}.timestamp`, `is not an ISO-8601 time (got "${pos.timestamp}")`);
+      if (Number.isNaN(ms))
+        throw invalidInput(`${field}.timestamp`, `is not an ISO-8601 time (got "${pos.timestamp}")`);
       for (const o of await kafka.offsetsAtTimestamp(spec.topic, ms)) out.set(o.partition, BigInt(o.offset));
       // Past the last record, Kafka answers -1: that partition has nothing at or after the time.
       for (const w of watermarks) if ((out.get(w.partition) ?? -1n) < 0n) out.set(w.partition, BigInt(w.high));
@@ -51,9 +60,13 @@ export async function resolveRanges(kafka: KafkaPort, spec: TopicRangeSpec): Pro
         const partition = Number(p);
         const w = watermarks.find((x) => x.partition === partition);
         if (!w) throw invalidInput(`${field}.offsets`, `topic "${spec.topic}" has no partition ${p}`);
-        if (!Number.isInteger(offset) || offset < 0) throw invalidInput(`${field}.offsets.${p}`, `must be a non-negative integer (got ${offset})`);
+        if (!Number.isInteger(offset) || offset < 0)
+          throw invalidInput(`${field}.offsets.${p}`, `must be a non-negative integer (got ${offset})`);
         if (BigInt(offset) < BigInt(w.low) || BigInt(offset) > BigInt(w.high)) {
-          throw invalidInput(`${field}.offsets.${p}`, `offset ${offset} is outside the stored range ${w.low}..${w.high} of partition ${p}`);
+          throw invalidInput(
+            `${field}.offsets.${p}`,
+            `offset ${offset} is outside the stored range ${w.low}..${w.high} of partition ${p}`,
+          );
         }
         out.set(partition, BigInt(offset));
       }
@@ -82,7 +95,12 @@ function csvCell(v: unknown): string {
  * fingerprint. Records that are not JSON objects (or nest deeper than `maxJsonDepth`) fail the
  * snapshot with their positions.
  */
-export async function snapshotTopic(kafka: KafkaPort, spec: TopicRangeSpec, outFile: string, signal?: AbortSignal): Promise<TopicSnapshot> {
+export async function snapshotTopic(
+  kafka: KafkaPort,
+  spec: TopicRangeSpec,
+  outFile: string,
+  signal?: AbortSignal,
+): Promise<TopicSnapshot> {
   const ranges = await resolveRanges(kafka, spec);
   const byPartition = new Map<number, Record<string, unknown>[]>();
   const bad: string[] = [];

@@ -222,7 +222,7 @@ export class DockerRuntime implements DeploymentRuntime {
         .logs({ stdout: true, stderr: true, tail: 30 })) as unknown as Buffer;
       // Multiplexed frames: an 8-byte header before each chunk.
       const lines: string[] = [];
-      for (let i = 0; i + 8 <= buf.length; ) {
+      for (let i = 0; i + 8 <= buf.length;) {
         const size = buf.readUInt32BE(i + 4);
         lines.push(buf.subarray(i + 8, i + 8 + size).toString('utf8'));
         i += 8 + size;

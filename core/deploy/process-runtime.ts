@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../artifacts/store';
 import { invalidInput, MloopError } from '../errors';
-import { executablePath } from '../python/model-process';
-import { modelProcessEnv } from '../security/model-env';
+import { executablePath, killGroup, processAlive, spawnFailure, spawnRuntime } from '../python/process-group';
 import type { RunnerAccount } from '../security/runner-account';
 import { KServeClient } from '../serving/kserve-client';
 import { withFileLock } from './file-lock';
@@ -35,15 +33,6 @@ interface InstanceRecord extends InstanceId {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The command line of a process, or undefined when it is gone (or a zombie). */
 async function commandLine(pid: number): Promise<string[] | undefined> {
   try {
@@ -65,15 +54,6 @@ async function serversOf(pidFile: string): Promise<number[]> {
     if (argv && i >= 0 && argv[i + 1] === pidFile) pids.push(Number(entry));
   }
   return pids;
-}
-
-/** Signals the server's process group (it leads one: it was started in a session of its own). */
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* the group is gone */
-  }
 }
 
 /** Folders 0755 and files 0644 (executables 0755): the account reads, only root writes. */
@@ -220,37 +200,22 @@ export class ProcessRuntime implements DeploymentRuntime {
     const out = await fs.open(path.join(dir, 'server.out'), 'w');
     const err = await fs.open(path.join(dir, 'server.log'), 'a');
     try {
-      const args = ['-m', 'mloop_runtime', 'serve', '--model-dir', path.join(dir, 'model')];
+      const args = ['serve', '--model-dir', path.join(dir, 'model')];
       args.push('--artifact', path.join(dir, 'artifact', 'model.joblib'));
-      args.push(
-        '--model-name',
-        spec.model,
-        '--model-version',
-        String(spec.version),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-      );
-      args.push('--pid-file', this.pidFileOf(name));
+      args.push('--model-name', spec.model, '--model-version', String(spec.version));
+      args.push('--host', '127.0.0.1', '--port', '0', '--pid-file', this.pidFileOf(name));
       // Its own session and files for output: nothing ties it to this process any more.
-      const python = await executablePath(this.opts.python);
-      const child = spawn(python, args, {
+      const child = spawnRuntime({
+        python: await executablePath(this.opts.python),
+        args,
         cwd: path.join(dir, 'model'),
-        env: modelProcessEnv(process.env, {
-          pythonPath: path.join(dir, 'runtime'),
-          home: path.join(dir, 'home'),
-          tmp: path.join(dir, 'tmp'),
-        }),
-        ...(this.opts.account ? { uid: this.opts.account.uid, gid: this.opts.account.gid } : {}),
-        stdio: ['ignore', out.fd, err.fd],
-        detached: true,
+        env: { pythonPath: path.join(dir, 'runtime'), home: path.join(dir, 'home'), tmp: path.join(dir, 'tmp') },
+        account: this.opts.account ?? null,
+        output: { stdout: out.fd, stderr: err.fd },
       });
       const pid = await new Promise<number>((resolve, reject) => {
         child.once('spawn', () => resolve(child.pid ?? -1));
-        child.once('error', (e) =>
-          reject(new MloopError('ToolchainMissing', `cannot run ${this.opts.python}: ${e.message}`)),
-        );
+        child.once('error', (e) => reject(spawnFailure(this.opts.python, e)));
       });
       child.unref();
       return pid;
@@ -299,7 +264,8 @@ export class ProcessRuntime implements DeploymentRuntime {
         const client = new KServeClient(`http://127.0.0.1:${ready.port}`, record.model);
         if (await client.ready()) return this.instance(record, pid, ready.port);
       }
-      if (!alive(pid) || !(await commandLine(pid))) throw await this.failure(name, pid, 'exited before it was ready');
+      if (!processAlive(pid) || !(await commandLine(pid)))
+        throw await this.failure(name, pid, 'exited before it was ready');
       if (Date.now() > deadline) {
         await this.stop(name);
         throw await this.failure(name, pid, `did not answer ready within ${timeoutMs / 1000} s and was stopped`);
@@ -333,7 +299,7 @@ export class ProcessRuntime implements DeploymentRuntime {
     const pids = await serversOf(pidFile);
     for (const pid of pids) killGroup(pid, 'SIGTERM');
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 30_000);
-    while (pids.some((p) => alive(p)) && (await Promise.all(pids.map(commandLine))).some(Boolean)) {
+    while (pids.some((p) => processAlive(p)) && (await Promise.all(pids.map(commandLine))).some(Boolean)) {
       if (Date.now() > deadline) {
         for (const pid of pids) killGroup(pid, 'SIGKILL');
         break;

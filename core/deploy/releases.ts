@@ -10,6 +10,13 @@ import type { HaproxyProxy } from './proxy';
 import type { DeploymentRuntime, Instance, RuntimeKind } from './runtime';
 import { smokeRequestFor, type SmokeRequest } from './smoke';
 
+/** A server an endpoint routes to, and the runtime's instance of it when that runs. */
+export interface ServingServer {
+  name: string;
+  replica: number;
+  instance?: Instance;
+}
+
 /** What a release is: one version's model servers for one environment of a model. */
 export interface Release<Env extends string = string> {
   model: string;
@@ -43,7 +50,8 @@ export interface ServingReleasesOptions {
   drainTimeoutMs?: number;
 }
 
-const releaseName = (model: string, environment: string, version: number): string => `${model}.${environment}.v${version}`;
+const releaseName = (model: string, environment: string, version: number): string =>
+  `${model}.${environment}.v${version}`;
 
 /**
  * Releases of deployments on real servers: model servers from a runtime (processes or
@@ -57,19 +65,29 @@ export class ServingReleases {
   private runtime(kind: RuntimeKind): DeploymentRuntime {
     const runtime = this.opts.runtimes[kind];
     if (!runtime) {
-      throw new MloopError('InvalidInput', `the ${kind} backend is not available here (start the stack with --docker for docker)`, {
-        field: 'backend',
-      });
+      throw new MloopError(
+        'InvalidInput',
+        `the ${kind} backend is not available here (start the stack with --docker for docker)`,
+        {
+          field: 'backend',
+        },
+      );
     }
     return runtime;
   }
 
-  async start<Env extends string>(input: StartRelease<Env>, onProgress: (note: string) => void = () => {}): Promise<Release<Env>> {
+  async start<Env extends string>(
+    input: StartRelease<Env>,
+    onProgress: (note: string) => void = () => {},
+  ): Promise<Release<Env>> {
     const { model, environment, version: v, backend, resources } = input;
     const runtime = this.runtime(backend);
     const artifactPath = this.opts.artifacts.pathOf(v.artifactDigest);
     if (!(await this.opts.artifacts.verify(v.artifactDigest))) {
-      throw new MloopError('DeploymentFailed', `the artifact ${v.artifactDigest} of v${v.version} is missing or corrupt in the artifact store`);
+      throw new MloopError(
+        'DeploymentFailed',
+        `the artifact ${v.artifactDigest} of v${v.version} is missing or corrupt in the artifact store`,
+      );
     }
     const scratch = path.join(this.opts.workDir, `release-${randomUUID()}`);
     const checkout = path.join(scratch, 'repo');
@@ -106,7 +124,8 @@ export class ServingReleases {
   /** Each server answers ready, then one smoke inference from its own version. */
   async check(release: Release, timeoutSeconds: number): Promise<void> {
     const instances = await this.instancesOf(release);
-    if (instances.length === 0) throw new MloopError('DeploymentFailed', `release ${release.name} has no running server`);
+    if (instances.length === 0)
+      throw new MloopError('DeploymentFailed', `release ${release.name} has no running server`);
     for (const instance of instances) await this.smoke(instance, release.smoke, timeoutSeconds);
   }
 
@@ -129,7 +148,8 @@ export class ServingReleases {
     for (const s of serving) await proxy.waitForDrain(id, s.name, { timeoutMs: this.opts.drainTimeoutMs ?? 30_000 });
     for (const s of serving) await proxy.setServerState(id, s.name, 'maint');
     const previousVersion = serving.map((s) => versionOf(s.name)).find((x) => x !== undefined);
-    const previous = previousVersion === undefined ? null : await this.find(release.model, release.environment, previousVersion);
+    const previous =
+      previousVersion === undefined ? null : await this.find(release.model, release.environment, previousVersion);
     return { endpoint: endpoint.url, previous };
   }
 
@@ -138,7 +158,8 @@ export class ServingReleases {
     const id = { model: release.model, environment: release.environment };
     const endpoint = await this.opts.proxy.getEndpoint(id);
     for (const instance of await this.instancesOf(release)) {
-      if (endpoint) await this.opts.proxy.removeServer(id, instance.name, { drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000 });
+      if (endpoint)
+        await this.opts.proxy.removeServer(id, instance.name, { drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000 });
       await this.runtime(release.backend).remove(instance);
     }
   }
@@ -151,13 +172,38 @@ export class ServingReleases {
     return null;
   }
 
+  /**
+   * The servers the environment's endpoint sends traffic to (state `ready` in the proxy), each
+   * with its runtime's instance when one runs (a live pid, a running container). A server the
+   * proxy routes to but no runtime runs has `instance` undefined; no endpoint gives none.
+   */
+  async serving(model: string, environment: string): Promise<ServingServer[]> {
+    const id = { model, environment };
+    if (!(await this.opts.proxy.getEndpoint(id))) return [];
+    const out: ServingServer[] = [];
+    for (const server of await this.opts.proxy.servers(id)) {
+      const m = /\.v(\d+)\.r(\d+)$/.exec(server.name);
+      if (server.state !== 'ready' || !m) continue;
+      const instanceId = { model, environment, version: Number(m[1]), replica: Number(m[2]) };
+      let instance: Instance | undefined;
+      for (const runtime of Object.values(this.opts.runtimes)) {
+        instance = await runtime.get(instanceId);
+        if (instance?.name === server.name) break;
+        instance = undefined;
+      }
+      out.push({ name: server.name, replica: instanceId.replica, ...(instance ? { instance } : {}) });
+    }
+    return out;
+  }
+
   async retire(model: string, environment: string): Promise<number> {
     let stopped = 0;
     const id = { model, environment };
     const endpoint = await this.opts.proxy.getEndpoint(id);
     for (const runtime of Object.values(this.opts.runtimes)) {
       for (const instance of await runtime.list(id)) {
-        if (endpoint) await this.opts.proxy.removeServer(id, instance.name, { drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000 });
+        if (endpoint)
+          await this.opts.proxy.removeServer(id, instance.name, { drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000 });
         await runtime.remove(instance);
         stopped += 1;
       }
@@ -166,7 +212,13 @@ export class ServingReleases {
     return stopped;
   }
 
-  private release<Env extends string>(id: { model: string; environment: Env }, version: number, backend: RuntimeKind, instances: Instance[], smoke: SmokeRequest): Release<Env> {
+  private release<Env extends string>(
+    id: { model: string; environment: Env },
+    version: number,
+    backend: RuntimeKind,
+    instances: Instance[],
+    smoke: SmokeRequest,
+  ): Release<Env> {
     return {
       smoke,
       model: id.model,
@@ -193,7 +245,8 @@ export class ServingReleases {
         () => false,
       );
       if (ready) break;
-      if (Date.now() > deadline) throw new MloopError('DeploymentFailed', `${instance.name} did not get ready within ${timeoutSeconds} s`);
+      if (Date.now() > deadline)
+        throw new MloopError('DeploymentFailed', `${instance.name} did not get ready within ${timeoutSeconds} s`);
       await new Promise((r) => setTimeout(r, 250));
     }
     const res = await fetch(`${base}/infer`, {
@@ -202,18 +255,30 @@ export class ServingReleases {
       body: JSON.stringify({ id: 'mloop-smoke', inputs: encodeInputs([request.row], request.features) }),
       signal: AbortSignal.timeout(30_000),
     }).catch((err: unknown) => {
-      throw new MloopError('DeploymentFailed', `smoke inference on ${instance.name} got no answer: ${(err as Error).message}`);
+      throw new MloopError(
+        'DeploymentFailed',
+        `smoke inference on ${instance.name} got no answer: ${(err as Error).message}`,
+      );
     });
     const text = await res.text();
     if (!res.ok) {
-      throw new MloopError('DeploymentFailed', `smoke inference on ${instance.name} failed: ${res.status} ${text.slice(0, 300)}`);
+      throw new MloopError(
+        'DeploymentFailed',
+        `smoke inference on ${instance.name} failed: ${res.status} ${text.slice(0, 300)}`,
+      );
     }
     const body = JSON.parse(text) as { model_version?: string; outputs?: Array<{ data?: unknown[] }> };
     if (body.model_version !== String(instance.version)) {
-      throw new MloopError('DeploymentFailed', `smoke inference on ${instance.name} was answered by version ${body.model_version}, not ${instance.version}`);
+      throw new MloopError(
+        'DeploymentFailed',
+        `smoke inference on ${instance.name} was answered by version ${body.model_version}, not ${instance.version}`,
+      );
     }
     if (!body.outputs?.[0]?.data || body.outputs[0].data.length !== 1) {
-      throw new MloopError('DeploymentFailed', `smoke inference on ${instance.name} gave no prediction for its one row`);
+      throw new MloopError(
+        'DeploymentFailed',
+        `smoke inference on ${instance.name} gave no prediction for its one row`,
+      );
     }
   }
 }

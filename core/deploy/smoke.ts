@@ -62,6 +62,7 @@ export async function smokeRequestFor(modelDir: string): Promise<SmokeRequest> {
       ...(Array.isArray(item.categories) ? { categories: item.categories.map(String) } : {}),
     });
   }
-  if (features.length === 0) throw new MloopError('InvalidManifest', `${file}: declares no features to build a smoke request from`);
+  if (features.length === 0)
+    throw new MloopError('InvalidManifest', `${file}: declares no features to build a smoke request from`);
   return smokeRequest(features);
 }

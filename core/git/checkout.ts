@@ -41,7 +41,10 @@ export class GitCheckouts {
     validateRef(ref);
     await checkRepoUrlAllowed(url, this.allowedRoots);
     const dir = this.mirrorDir(url);
-    const exists = await fs.stat(path.join(dir, 'HEAD')).then(() => true, () => false);
+    const exists = await fs.stat(path.join(dir, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       await fs.mkdir(path.dirname(dir), { recursive: true });
       const tmp = `${dir}.tmp-${randomUUID()}`;
@@ -88,7 +91,8 @@ export class GitCheckouts {
 
   /** Checks out `sha` of `url` into `dest` (which must not exist) as a detached worktree. */
   async materialize(url: string, sha: string, dest: string): Promise<void> {
-    if (!isCommitSha(sha)) throw new MloopError('InvalidInput', `commit must be a full 40-character SHA (got "${sha}")`);
+    if (!isCommitSha(sha))
+      throw new MloopError('InvalidInput', `commit must be a full 40-character SHA (got "${sha}")`);
     const dir = await this.sync(url, sha);
     await fs.mkdir(path.dirname(dest), { recursive: true });
     try {
@@ -106,10 +110,15 @@ export class GitCheckouts {
 
   async release(url: string, dest: string): Promise<void> {
     const dir = this.mirrorDir(url);
-    await this.git(dir).raw(['worktree', 'remove', '--force', dest]).catch(() => undefined);
+    await this.git(dir)
+      .raw(['worktree', 'remove', '--force', dest])
+      .catch(() => undefined);
     await fs.rm(dest, { recursive: true, force: true });
-    await this.git(dir).raw(['worktree', 'prune']).catch(() => undefined);
+    await this.git(dir)
+      .raw(['worktree', 'prune'])
+      .catch(() => undefined);
   }
 }
 
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? '';
+const firstLine = (err: unknown): string =>
+  (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? '';

@@ -1,3 +1,4 @@
+import { createTopicsAndWait } from './create-topics';
 import { createKafka } from './transactions';
 
 /** A topic to create, with its broker-side settings (e.g. `retention.ms`, `cleanup.policy`). */
@@ -18,17 +19,14 @@ export async function ensureTopics(brokers: string[], topics: TopicConfig[]): Pr
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.name));
     if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
+    await createTopicsAndWait(
+      admin,
+      missing.map((t) => ({
         topic: t.name,
         numPartitions: t.partitions,
         configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
       })),
-    });
-  } catch (err) {
-    // Two callers at once: the loser's "already exists" is success.
-    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    );
   } finally {
     await admin.disconnect();
   }

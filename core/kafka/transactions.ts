@@ -5,6 +5,7 @@ import {
   Partitioners,
   type Consumer,
   type EachBatchPayload,
+  type ICustomPartitioner,
   type KafkaMessage,
   type Message,
   type Producer,
@@ -24,8 +25,8 @@ import { toConsumed, type ConsumedRecord, type StreamRecord } from './adapter';
  * and its offsets go in one transaction. Consumers read committed records only (kafkajs's
  * default isolation), so downstream stages never see an aborted batch.
  *
- * At-least-once uses one idempotent producer and commits the offsets after the outputs are
- * acknowledged; a crash in between repeats the batch.
+ * At-least-once uses an idempotent producer per input partition and commits the offsets after
+ * the outputs are acknowledged; a crash in between repeats the batch.
  */
 export type Guarantee = 'at-least-once' | 'exactly-once';
 
@@ -61,6 +62,12 @@ export interface PartitionProcessor {
    */
   acquire(partition: number, committed: string | null): Promise<void>;
   process(batch: PartitionBatch, signal: AbortSignal): Promise<BatchResult>;
+  /**
+   * At most this many records per `process` call: a batch is processed in slices, each slice's
+   * outputs sent while the next is processed, and the batch's offset committed after all of
+   * them (one transaction for exactly-once). Unset: the whole batch in one call.
+   */
+  sliceRecords?: number;
   /** The partition is no longer this member's (or its state must be restored again). */
   release(partition: number): void;
 }
@@ -123,7 +130,12 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     maxWaitTimeInMs: 200,
   });
   const admin = kafka.admin();
-  let shared: Promise<Producer> | undefined;
+  // Partitions acquired together (all of them after a rebalance) read their offsets in one fetch.
+  const committedOffsets = coalesced(async () => {
+    const offsets = await admin.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
+    return new Map((offsets[0]?.partitions ?? []).map((x) => [x.partition, x.offset]));
+  });
+  const plain = new Map<number, Promise<Producer>>();
   const owned = new Map<number, Owned>();
   const ownCommits = new Map<number, string>();
   const watermarks = new Map<number, string>();
@@ -131,9 +143,19 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
   let generation = 0;
   const stop = new AbortController();
 
+  // At-least-once reads the offsets once the group is joined, while the first fetch is under
+  // way; each partition takes that read for its first acquisition in the generation.
+  let joinRead: { offsets: Promise<Map<number, string>>; unused: Set<number> } | null = null;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     generation++;
     assigned = [...(payload.memberAssignment[o.topic] ?? [])].sort((a, b) => a - b);
+    if (o.guarantee === 'at-least-once') {
+      const offsets = committedOffsets();
+      offsets.catch(() => undefined);
+      joinRead = { offsets, unused: new Set(assigned) };
+      // Connected while the first batches are fetched; a failure shows at the batch, which retries.
+      for (const p of assigned) plainProducer(p).catch(() => undefined);
+    }
     for (const [p, own] of owned) {
       // Every partition restores again after a rebalance: if this member was out of the group
       // for a while, another may have moved it on.
@@ -145,18 +167,31 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     }
   });
 
-  // Partitions are processed in parallel: they share one connection attempt, not one each.
-  const sharedProducer = (): Promise<Producer> =>
-    (shared ??= (async () => {
-      const p = kafka.producer({
+  /**
+   * At-least-once: one idempotent producer per input partition, kept across rebalances. An
+   * idempotent producer has one request in flight; with one for all partitions, their sends
+   * waited for each other's acknowledgements, and the broker's answer time set the pace.
+   */
+  const plainProducer = (partition: number): Promise<Producer> => {
+    let p = plain.get(partition);
+    if (!p) {
+      const producer = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: keyCachingPartitioner,
       });
-      await p.connect();
-      return p;
-    })());
+      p = producer.connect().then(
+        () => producer,
+        (err: unknown) => {
+          plain.delete(partition); // the next batch tries again
+          throw err;
+        },
+      );
+      plain.set(partition, p);
+    }
+    return p;
+  };
 
   const acquire = async (partition: number): Promise<Owned> => {
     const previous = owned.get(partition);
@@ -167,15 +202,16 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: keyCachingPartitioner,
       });
       await producer.connect();
       // The first transaction initialises the producer ID: this is the fencing step.
       const fence = await producer.transaction();
       await fence.abort();
     }
-    const offsets = await admin.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
-    const found = offsets[0]?.partitions.find((x) => x.partition === partition)?.offset;
+    // Exactly-once reads only now, after fencing: what a previous owner committed is final.
+    const fromJoin = joinRead?.unused.delete(partition) ? joinRead.offsets : undefined;
+    const found = (await (fromJoin ?? committedOffsets())).get(partition);
     // A transaction's offsets become visible a moment after its commit returns (the broker
     // writes the markers afterwards), so right after our own commit the group may still show
     // the one before: never go back behind what this member committed itself.
@@ -199,23 +235,49 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     await own?.producer?.disconnect().catch(() => undefined);
   };
 
-  const commit = async (own: Owned, partition: number, next: string, outgoing: Outgoing[]): Promise<void> => {
-    const offsets = { topic: o.topic, partitions: [{ partition, offset: next }] };
-    if (own.producer) {
-      const txn = await own.producer.transaction();
-      try {
-        await sendAll((batch) => txn.sendBatch(batch), outgoing);
-        await txn.sendOffsets({ consumerGroupId: o.groupId, topics: [offsets] });
-        await txn.commit();
-      } catch (err) {
-        await abortQuietly(txn);
-        throw err;
-      }
-    } else {
-      const producer = await sharedProducer();
-      await sendAll((batch) => producer.sendBatch(batch), outgoing);
-      await consumer.commitOffsets([{ topic: o.topic, partition, offset: next }]);
-    }
+  /**
+   * One batch's delivery: its outputs sent in order as its slices come, then its offset, all in
+   * one transaction for exactly-once (opened at the first send). A failed send stops later ones
+   * and fails the commit.
+   */
+  const deliver = (own: Owned, partition: number): Delivery => {
+    const transactional = own.producer;
+    let txn: Promise<Transaction> | undefined;
+    const open = (): Promise<Transaction> | undefined => (transactional ? (txn ??= transactional.transaction()) : txn);
+    let sending: Promise<void> = Promise.resolve();
+    const abort = async (): Promise<void> => {
+      const t = await txn?.catch(() => undefined);
+      if (t) await abortQuietly(t);
+    };
+    return {
+      send(outgoing) {
+        sending = sending.then(async () => {
+          const producer = (await open()) ?? (await plainProducer(partition));
+          await sendAll((batch) => producer.sendBatch(batch), outgoing);
+        });
+        sending.catch(() => undefined); // seen by commit or abandon
+      },
+      async commit(next) {
+        try {
+          await sending;
+          const t = await open();
+          if (t) {
+            const offsets = { topic: o.topic, partitions: [{ partition, offset: next }] };
+            await t.sendOffsets({ consumerGroupId: o.groupId, topics: [offsets] });
+            await t.commit();
+          } else {
+            await consumer.commitOffsets([{ topic: o.topic, partition, offset: next }]);
+          }
+        } catch (err) {
+          await abort();
+          throw err;
+        }
+      },
+      async abandon() {
+        await sending.catch(() => undefined);
+        await abort();
+      },
+    };
   };
 
   const eachBatch = async ({
@@ -233,16 +295,31 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
       if (!own || own.generation !== generation) own = await acquire(partition);
       const records = unprocessed(batch.messages, own.committed).map((m) => toConsumed(batch.topic, partition, m));
       if (records.length > 0) {
-        const result = await o.processor.process(
-          { topic: batch.topic, partition, records, highWatermark: batch.highWatermark },
-          stop.signal,
-        );
-        if (stop.signal.aborted) return;
+        const delivery = deliver(own, partition);
+        const committed: Array<() => void> = [];
+        try {
+          const size = o.processor.sliceRecords ?? records.length;
+          for (let i = 0; i < records.length && !stop.signal.aborted; i += size) {
+            const slice = size >= records.length ? records : records.slice(i, i + size);
+            const { topic, highWatermark } = batch;
+            const result = await o.processor.process({ topic, partition, records: slice, highWatermark }, stop.signal);
+            if (stop.signal.aborted) break;
+            delivery.send(result.outgoing);
+            if (result.committed) committed.push(result.committed);
+          }
+        } catch (err) {
+          await delivery.abandon();
+          throw err;
+        }
+        if (stop.signal.aborted) {
+          await delivery.abandon();
+          return;
+        }
         const next = (BigInt((records.at(-1) as ConsumedRecord).offset) + 1n).toString();
-        await commit(own, partition, next, result.outgoing);
+        await delivery.commit(next);
         own.committed = next;
         ownCommits.set(partition, next);
-        result.committed?.();
+        for (const done of committed) done();
       }
     } catch (err) {
       if (stop.signal.aborted) return;
@@ -258,8 +335,7 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
     await heartbeat().catch(() => undefined);
   };
 
-  await consumer.connect();
-  await admin.connect();
+  await Promise.all([consumer.connect(), admin.connect()]);
   await consumer.subscribe({ topic: o.topic, fromBeginning: true });
   const crashed = new Promise<never>((_, reject) => {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -285,7 +361,7 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
       stop.abort();
       await consumer.disconnect().catch(() => undefined);
       await Promise.all([...owned.values()].map((x) => x.producer?.disconnect().catch(() => undefined)));
-      await shared?.then((p) => p.disconnect()).catch(() => undefined);
+      await Promise.all([...plain.values()].map((p) => p.then((x) => x.disconnect()).catch(() => undefined)));
       await admin.disconnect().catch(() => undefined);
     }
   })();
@@ -300,6 +376,65 @@ export async function runGroup(o: GroupRunOptions): Promise<RunningGroup> {
         return { partition, committed, highWatermark, lag: lag === null ? null : Math.max(0, lag) };
       }),
   };
+}
+
+/**
+ * `read`, with the calls made while one is waiting to start sharing it. A call is only answered
+ * by a read that starts after it (never by one already under way), so what it gets is never
+ * older than the call: for exactly-once, never from before the caller fenced its partition.
+ */
+export function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<unknown> = Promise.resolve();
+  let waiting: Promise<T> | null = null;
+  return () => {
+    if (waiting) return waiting;
+    const next = running
+      .catch(() => undefined)
+      // One turn of the event loop for the other partitions' calls to join.
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => {
+        waiting = null;
+        return read();
+      });
+    waiting = next;
+    running = next;
+    return next;
+  };
+}
+
+const keyCacheLimit = 10_000;
+
+/**
+ * kafkajs's default partitioner (murmur2 of the key modulo the partition count, so a key goes
+ * where any Kafka client puts it), remembering the partition of each text key: it would hash the
+ * key and filter the partition list for every record, and a stream's keys repeat.
+ */
+export const keyCachingPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const byCount = new Map<number, Map<string, number>>();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    if (typeof message.key !== 'string') return partitioner(args);
+    let known = byCount.get(partitionMetadata.length);
+    if (!known) byCount.set(partitionMetadata.length, (known = new Map()));
+    let partition = known.get(message.key);
+    if (partition === undefined) {
+      partition = partitioner(args);
+      if (known.size >= keyCacheLimit) known.clear();
+      known.set(message.key, partition);
+    }
+    return partition;
+  };
+};
+
+interface Delivery {
+  /** Sends these outputs after the ones sent before (not awaited). */
+  send(outgoing: Outgoing[]): void;
+  /** Waits for every send, then commits the offset `next` (with the outputs, for exactly-once). */
+  commit(next: string): Promise<void>;
+  /** Gives up: lets the sends under way settle and aborts the transaction. */
+  abandon(): Promise<void>;
 }
 
 async function abortQuietly(txn: Transaction): Promise<void> {
@@ -333,12 +468,8 @@ async function sendAll(send: SendBatch, outgoing: Outgoing[]): Promise<void> {
         await flush();
         messages = [];
       }
-      messages.push({
-        key: r.key,
-        value: r.value,
-        ...(r.headers ? { headers: r.headers } : {}),
-        ...(r.partition !== undefined ? { partition: r.partition } : {}),
-      });
+      // Only these fields: a record with more (a consumed one's timestamp) must not pass them on.
+      messages.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
       bytes += size;
     }
     if (messages.length > 0) piece.push({ topic, messages });
@@ -348,7 +479,7 @@ async function sendAll(send: SendBatch, outgoing: Outgoing[]): Promise<void> {
 
 const headerBytes = (h: Record<string, string> | undefined): number => {
   let n = 0;
-  for (const [k, v] of Object.entries(h ?? {})) n += k.length + Buffer.byteLength(v) + 8;
+  for (const k in h) n += k.length + Buffer.byteLength(h[k] as string) + 8;
   return n;
 };
 

@@ -2,8 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 
 /**
  * Alerts of production monitoring. A drift check's findings (python/mloop_runtime/drift_findings.py)
- * arrive with these types and severities; the publisher adds the scope and a dedupe key, so one
- * finding that persists over several checks is published once per dedupe window.
+ * and its health findings (core/monitoring/health.ts) arrive with these types and severities; the
+ * publisher adds the scope and a dedupe key, so one finding that persists over several checks is
+ * published once per dedupe window.
  */
 export const alertTypes = [
   /** Features drifted; critical when the dataset drifted (share of drifted features at the threshold). */
@@ -20,6 +21,14 @@ export const alertTypes = [
   'unknown_class',
   /** The window held too few records for a verdict. */
   'insufficient_data',
+  /** A model server of the environment is not running or does not answer ready (core/monitoring/health.ts). */
+  'component_down',
+  /** A model transform replica of a pipeline scoring with the model stopped, restarts or went silent. */
+  'transform_unhealthy',
+  /** A model transform replica is further behind its input than the threshold. */
+  'consumer_lag',
+  /** A model transform replica fails on more of its records than the threshold. */
+  'inference_errors',
 ] as const;
 export type AlertType = (typeof alertTypes)[number];
 
@@ -47,7 +56,7 @@ export interface AlertScope {
 }
 
 export interface Alert extends Finding, AlertScope {
-  /** The drift report the finding comes from. */
+  /** The drift report the finding comes from, or the health check's id (`health-…`). */
   reportId: string;
   /** ISO-8601 instant of the check. */
   at: string;

@@ -62,12 +62,18 @@ export function recordChecker(schema: FieldSchema): (record: Record<string, unkn
 
 /** Parses a record value: a JSON object, or null with the reason. */
 export function parseRecord(value: string): { record: Record<string, unknown> } | { problem: string } {
+  const row = parseRow(value);
+  return typeof row === 'string' ? { problem: row } : { record: row };
+}
+
+/** `parseRecord` without a wrapper object per record (stream stages call it for every one): the object, or why not. */
+export function parseRow(value: string): Record<string, unknown> | string {
   let v: unknown;
   try {
     v = JSON.parse(value);
   } catch {
-    return { problem: 'not valid JSON' };
+    return 'not valid JSON';
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { problem: 'not a JSON object' };
-  return { record: v as Record<string, unknown> };
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
+  return v as Record<string, unknown>;
 }

@@ -93,6 +93,7 @@ export async function runProcessor(o: ProcessorOptions): Promise<ProcessorCheckp
     processor: {
       acquire: (p, committed) => stage.acquire(p, committed),
       release: (p) => stage.release(p),
+      sliceRecords: stage.sliceRecords,
       async process(batch, signal) {
         const r = await stage.process(batch, signal);
         const outgoing: Outgoing[] = [

@@ -1,6 +1,8 @@
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { maxJsonDepth, nestsDeeperThan } from '../data/bounded-json';
+import { yamlDepthProblem } from '../data/bounded-yaml';
 import { MloopError } from '../errors';
 import type { FeatureSpec } from '../serving/kserve-client';
 import { fits, type FieldSchema } from './fields';
@@ -77,6 +79,12 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 export function parsePipelineText(text: string): unknown {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{')) {
+    // Everything after the parse (validation, hashing, Temporal's payloads) recurses on the value.
+    if (nestsDeeperThan(text, maxJsonDepth)) {
+      throw new MloopError('InvalidInput', `pipeline spec: nested more than ${maxJsonDepth} levels deep`, {
+        field: 'spec',
+      });
+    }
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
@@ -85,6 +93,8 @@ export function parsePipelineText(text: string): unknown {
       });
     }
   }
+  const tooDeep = yamlDepthProblem(text);
+  if (tooDeep) throw new MloopError('InvalidInput', `pipeline spec: ${tooDeep}`, { field: 'spec' });
   try {
     return parseYaml(text, { prettyErrors: true, uniqueKeys: true }) as unknown;
   } catch (err) {

@@ -7,13 +7,14 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MloopError } from '../errors';
-import { modelProcessEnv } from '../security/model-env';
+import { executablePath, processAlive, spawnRuntime } from './process-group';
 import { runnerAccount, runnerSubdir, type RunnerAccount } from '../security/runner-account';
 
 /**
- * The one way mloop starts a process that runs model code (`python -m mloop_runtime train`,
- * `evaluate`, `serve`): in its own process group, with an allow-listed environment, and, when
- * the worker is root, as the unprivileged runner account (core/security/runner-account.ts).
+ * The one way the worker starts a process that runs model code (`python -m mloop_runtime train`,
+ * `evaluate`, `drift`, `serve`; spawned by process-group.ts): in its own process group, with an
+ * allow-listed environment, and, when the worker is root, as the unprivileged runner account
+ * (core/security/runner-account.ts).
  *
  * Each process gets a sandbox folder of its own: its HOME, TMPDIR and output folder. What it
  * must read (the runtime, the model's folder, input files) is used in place when the runner
@@ -108,13 +109,14 @@ export async function startModelProcess(opts: ModelProcessOptions): Promise<Mode
     }
     const paths: ModelProcessPaths = { modelDir, inputs, outDir: path.join(sandbox.dir, 'out') };
 
-    const child = spawn(python, ['-m', 'mloop_runtime', ...opts.args(paths)], {
+    const child = spawnRuntime({
+      python,
+      args: opts.args(paths),
       // A model folder that does not exist is the runtime's to report, not a failed spawn.
       cwd: (await exists(modelDir)) ? modelDir : sandbox.dir,
-      env: modelProcessEnv(process.env, { pythonPath: runtimePath, home: sandbox.home, tmp: sandbox.tmp }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      ...(account ? { uid: account.uid, gid: account.gid } : {}),
+      env: { pythonPath: runtimePath, home: sandbox.home, tmp: sandbox.tmp },
+      account,
+      output: 'pipe',
     });
     // Callers attach their own handlers; this one only keeps a failed spawn from going unhandled.
     child.on('error', () => undefined);
@@ -189,18 +191,9 @@ async function sweepOrphans(base: string, account: RunnerAccount): Promise<void>
   const dead = new Set<string>();
   for (const name of await fs.readdir(base).catch(() => [])) {
     const pid = /^(\d+)-[0-9a-f-]+(\.out)?$/.exec(name)?.[1];
-    if (pid !== undefined && !alive(Number(pid))) dead.add(name);
+    if (pid !== undefined && !processAlive(Number(pid))) dead.add(name);
   }
   if (dead.size > 0) await removeAsRunner(account, [...dead].map((name) => path.join(base, name)));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 type Need = 'r' | 'rx' | 'x';
@@ -234,16 +227,6 @@ function runAs(account: RunnerAccount, command: string, args: string[]): Promise
     );
     child.once('close', () => resolve(out));
   });
-}
-
-/**
- * The venv's interpreter by a path without symlinked folders: `~/.cache/mloop/venv` is a link,
- * and the runner may not pass through the worker's home to follow it. The file itself stays a
- * link, so Python still finds its venv next to it.
- */
-export async function executablePath(python: string): Promise<string> {
-  const dir = await fs.realpath(path.dirname(python)).catch(() => undefined);
-  return dir ? path.join(dir, path.basename(python)) : python;
 }
 
 async function stageFile(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Gate } from '../evaluation/gates';
 import { MloopError, type ErrorCode } from '../errors';
+import { killGroup, lineTail, spawnFailure } from './process-group';
 import { startModelProcess, type ModelProcess, type ModelProcessPaths } from './model-process';
 
 export interface ManifestSummary {
@@ -26,7 +27,15 @@ export type RuntimeEvent =
   | { event: 'progress'; phase: string; status?: string; rows?: number; epoch?: number; [k: string]: unknown }
   | { event: 'log'; line: string; stream?: string }
   | { event: 'result'; [k: string]: unknown }
-  | { event: 'error'; kind: string; message: string; traceback_tail?: string | null; rows?: unknown[]; bad_row_count?: number; problems?: string[] };
+  | {
+      event: 'error';
+      kind: string;
+      message: string;
+      traceback_tail?: string | null;
+      rows?: unknown[];
+      bad_row_count?: number;
+      problems?: string[];
+    };
 
 export interface TrainOutcome {
   artifact: string;
@@ -166,14 +175,7 @@ export class PythonRuntime {
     { onEvent = () => {}, signal, timeoutMs }: RunControl,
   ): Promise<Record<string, unknown>> {
     const { child, describe } = proc;
-    const stopGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
+    const stopGroup = (): void => killGroup(child.pid, 'SIGKILL');
     signal?.addEventListener('abort', stopGroup, { once: true });
     // Aborted while the sandbox was being prepared: no 'abort' event will come any more.
     if (signal?.aborted) stopGroup();
@@ -187,11 +189,7 @@ export class PythonRuntime {
 
     let result: Record<string, unknown> | undefined;
     let failure: Extract<RuntimeEvent, { event: 'error' }> | undefined;
-    const stderrTail: string[] = [];
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderrTail.push(...chunk.split('\n'));
-      stderrTail.splice(0, Math.max(0, stderrTail.length - 40));
-    });
+    const stderrTail = lineTail(child.stderr, { max: 40 });
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       let ev: RuntimeEvent;
@@ -208,7 +206,7 @@ export class PythonRuntime {
 
     const [code] = await Promise.all([
       new Promise<number | null>((resolve, reject) => {
-        child.once('error', (err) => reject(new MloopError('ToolchainMissing', `cannot run ${this.opts.python}: ${err.message}`)));
+        child.once('error', (err) => reject(spawnFailure(this.opts.python, err)));
         child.once('close', (c) => resolve(c));
       }),
       new Promise<void>((resolve) => lines.once('close', resolve)),
@@ -220,15 +218,23 @@ export class PythonRuntime {
     });
 
     if (signal?.aborted) throw new Error('cancelled: the Python runtime was stopped');
-    if (timedOut) throw new MloopError('TrainingFailed', `the Python runtime exceeded its timeout of ${Math.round((timeoutMs ?? 0) / 1000)} s and was stopped`);
+    if (timedOut)
+      throw new MloopError(
+        'TrainingFailed',
+        `the Python runtime exceeded its timeout of ${Math.round((timeoutMs ?? 0) / 1000)} s and was stopped`,
+      );
     if (code === 0 && result) return result;
     const kind = (code !== null && exitCodeKinds[code]) || failure?.kind;
-    const stderr = describe(stderrTail.join('\n').trim());
+    const stderr = describe(stderrTail().trim());
     const tail = failure?.traceback_tail ? describe(failure.traceback_tail) : stderr;
     const message = failure?.message
       ? describe(failure.message)
       : `python runtime exited with code ${code}: ${stderr.slice(-2000)}`;
-    const details = { exitCode: code, tracebackTail: tail, ...(failure?.rows ? { rows: failure.rows, badRowCount: failure.bad_row_count } : {}) };
+    const details = {
+      exitCode: code,
+      tracebackTail: tail,
+      ...(failure?.rows ? { rows: failure.rows, badRowCount: failure.bad_row_count } : {}),
+    };
     if (kind === 'TrainingFailed') throw new MloopError(kind, tail ? `${message}\n${tail}` : message, details);
     if (kind === 'InvalidManifest' || kind === 'DatasetInvalid') throw new MloopError(kind, message, details);
     // Anything else (killed by the OS, a runtime crash) may be transient: let Temporal retry it.

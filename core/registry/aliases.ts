@@ -45,17 +45,32 @@ export async function setAlias(ctx: RegistryContext, input: SetAliasInput): Prom
       .values({ model, alias, version, updated_at: at, updated_by: input.by })
       .onConflict((oc) => oc.columns(['model', 'alias']).doUpdateSet({ version, updated_at: at, updated_by: input.by }))
       .execute();
-    const move = await appendMove(trx, { model, alias, version, previous_version: current, at, by: input.by, reason: input.reason ?? null });
+    const move = await appendMove(trx, {
+      model,
+      alias,
+      version,
+      previous_version: current,
+      at,
+      by: input.by,
+      reason: input.reason ?? null,
+    });
     return { ...move, changed: true };
   });
 }
 
-export async function removeAlias(ctx: RegistryContext, model: string, alias: string, by: string, reason?: string): Promise<AliasMove> {
+export async function removeAlias(
+  ctx: RegistryContext,
+  model: string,
+  alias: string,
+  by: string,
+  reason?: string,
+): Promise<AliasMove> {
   checkAliasName(alias);
   return ctx.db.transaction().execute(async (trx) => {
     await requireModel(trx, model);
     const current = await currentVersion(trx, model, alias);
-    if (current === null) throw new MloopError('NotFound', `model "${model}" has no alias "${alias}"`, { model, alias });
+    if (current === null)
+      throw new MloopError('NotFound', `model "${model}" has no alias "${alias}"`, { model, alias });
     const at = await stamp(ctx, trx, model);
     await trx.deleteFrom('aliases').where('model', '=', model).where('alias', '=', alias).execute();
     return appendMove(trx, { model, alias, version: null, previous_version: current, at, by, reason: reason ?? null });
@@ -64,7 +79,12 @@ export async function removeAlias(ctx: RegistryContext, model: string, alias: st
 
 /** Alias name → version now; empty for an unknown model. */
 export async function getAliases(db: Queryable, model: string): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('aliases').select(['alias', 'version']).where('model', '=', model).orderBy('alias').execute();
+  const rows = await db
+    .selectFrom('aliases')
+    .select(['alias', 'version'])
+    .where('model', '=', model)
+    .orderBy('alias')
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.alias, r.version]));
 }
 
@@ -89,18 +109,32 @@ export async function aliasesAt(db: Queryable, model: string, at: Date): Promise
 
 /** Every move of every alias of the model, oldest first; empty for an unknown model. */
 export async function aliasHistory(db: Queryable, model: string): Promise<AliasMove[]> {
-  const rows = await db.selectFrom('alias_history').selectAll().where('model', '=', model).orderBy('at').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('alias_history')
+    .selectAll()
+    .where('model', '=', model)
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
   return rows.map(toMove);
 }
 
 function checkAliasName(alias: string): void {
   if (!aliasPattern.test(alias)) {
-    throw invalidInput('alias', `must be a lowercase letter followed by up to 31 lowercase letters, digits, "_" or "-" (got "${alias}")`);
+    throw invalidInput(
+      'alias',
+      `must be a lowercase letter followed by up to 31 lowercase letters, digits, "_" or "-" (got "${alias}")`,
+    );
   }
 }
 
 async function currentVersion(db: Queryable, model: string, alias: string): Promise<number | null> {
-  const row = await db.selectFrom('aliases').select('version').where('model', '=', model).where('alias', '=', alias).executeTakeFirst();
+  const row = await db
+    .selectFrom('aliases')
+    .select('version')
+    .where('model', '=', model)
+    .where('alias', '=', alias)
+    .executeTakeFirst();
   return row?.version ?? null;
 }
 
@@ -135,5 +169,14 @@ async function appendMove(db: Queryable, move: Omit<Selectable<AliasHistoryTable
 }
 
 function toMove(r: Selectable<AliasHistoryTable>): AliasMove {
-  return { id: r.id, model: r.model, alias: r.alias, version: r.version, previousVersion: r.previous_version, at: r.at, by: r.by, reason: r.reason };
+  return {
+    id: r.id,
+    model: r.model,
+    alias: r.alias,
+    version: r.version,
+    previousVersion: r.previous_version,
+    at: r.at,
+    by: r.by,
+    reason: r.reason,
+  };
 }

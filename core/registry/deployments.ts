@@ -41,12 +41,20 @@ export async function recordDeploymentEvent(ctx: RegistryContext, e: NewDeployme
     })
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
-  const row = await ctx.db.selectFrom('deployment_events').selectAll().where('id', '=', e.key).executeTakeFirstOrThrow();
+  const row = await ctx.db
+    .selectFrom('deployment_events')
+    .selectAll()
+    .where('id', '=', e.key)
+    .executeTakeFirstOrThrow();
   return toEvent(row);
 }
 
 /** Every deploy event of a model (optionally one environment), oldest first: the deployment audit. */
-export async function listDeploymentEvents(ctx: RegistryContext, model: string, environment?: string): Promise<DeploymentEvent[]> {
+export async function listDeploymentEvents(
+  ctx: RegistryContext,
+  model: string,
+  environment?: string,
+): Promise<DeploymentEvent[]> {
   let q = ctx.db.selectFrom('deployment_events').selectAll().where('model', '=', model);
   if (environment) q = q.where('environment', '=', environment);
   const rows = await q.orderBy('at').orderBy('id').execute();
@@ -58,7 +66,10 @@ export async function listDeploymentEvents(ctx: RegistryContext, model: string, 
  * outcome names the version; a retirement ends it. Rejections and rollbacks change nothing.
  */
 export async function currentDeployments(ctx: RegistryContext, model?: string): Promise<DeploymentEvent[]> {
-  let q = ctx.db.selectFrom('deployment_events').selectAll().where('outcome', 'in', [...serving, 'retired']);
+  let q = ctx.db
+    .selectFrom('deployment_events')
+    .selectAll()
+    .where('outcome', 'in', [...serving, 'retired']);
   if (model) q = q.where('model', '=', model);
   const rows = await q.orderBy('at').orderBy('id').execute();
   const latest = new Map<string, DeploymentEvent>();

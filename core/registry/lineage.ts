@@ -15,7 +15,6 @@ export interface Lineage {
   metrics: Metrics;
 }
 
-
 export const lineageColumns = (l: Lineage): LineageColumns => ({
   repo_url: l.repoUrl,
   repo_path: l.repoPath,

@@ -55,7 +55,10 @@ const migrations: Record<string, Migration> = {
         .addForeignKeyConstraint('runs_model_version', ['model', 'version'], 'model_versions', ['model', 'version'])
         .execute();
       await db.schema.createIndex('runs_model_created_at').on('runs').columns(['model', 'created_at']).execute();
-      await db.schema.alterTable('model_versions').addColumn('training_run_id', 'text', (c) => c.references('runs.id')).execute();
+      await db.schema
+        .alterTable('model_versions')
+        .addColumn('training_run_id', 'text', (c) => c.references('runs.id'))
+        .execute();
       await db.schema
         .createTable('aliases')
         .addColumn('model', 'text', (c) => c.notNull().references('models.name'))
@@ -124,9 +127,70 @@ const migrations: Record<string, Migration> = {
         .addColumn('status_json', 'text', (c) => c.notNull())
         .addColumn('workflow_id', 'text', (c) => c.notNull())
         .addColumn('at', 'text', (c) => c.notNull())
-        .addForeignKeyConstraint('deployment_events_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .addForeignKeyConstraint('deployment_events_version', ['model', 'version'], 'model_versions', [
+          'model',
+          'version',
+        ])
         .execute();
-      await db.schema.createIndex('deployment_events_model_env_at').on('deployment_events').columns(['model', 'environment', 'at']).execute();
+      await db.schema
+        .createIndex('deployment_events_model_env_at')
+        .on('deployment_events')
+        .columns(['model', 'environment', 'at'])
+        .execute();
+    },
+  },
+  '0008_monitoring': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('drift_reports')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('rows', 'integer', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('window_end', 'text', (c) => c.notNull())
+        .addColumn('report_json', 'text', (c) => c.notNull())
+        .addColumn('html_digest', 'text', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('drift_reports_version', ['model', 'version'], 'model_versions', ['model', 'version'])
+        .execute();
+      await db.schema
+        .createIndex('drift_reports_model_at')
+        .on('drift_reports')
+        .columns(['model', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('monitoring_settings')
+        .addColumn('model', 'text', (c) => c.primaryKey().references('models.name'))
+        .addColumn('settings_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .execute();
+      // The last publication of each finding: dedupe survives restarts and spans checks.
+      await db.schema
+        .createTable('alert_publications')
+        .addColumn('dedupe_key', 'text', (c) => c.primaryKey())
+        .addColumn('report_id', 'text', (c) => c.notNull())
+        .addColumn('published_at', 'text', (c) => c.notNull())
+        .execute();
+      // One row per drift episode that started a retraining lifecycle (the cool-down's memory).
+      await db.schema
+        .createTable('retraining_episodes')
+        .addColumn('workflow_id', 'text', (c) => c.primaryKey())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('report_id', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('retraining_episodes_model_env_at')
+        .on('retraining_episodes')
+        .columns(['model', 'environment', 'started_at'])
+        .execute();
     },
   },
 };

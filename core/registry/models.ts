@@ -19,7 +19,11 @@ export async function listModels(db: Queryable, only?: string): Promise<ModelSum
   let models = db
     .selectFrom('models')
     .leftJoin('model_versions', 'model_versions.model', 'models.name')
-    .select(['models.name', 'models.created_at', (eb) => eb.fn.max<number | null>('model_versions.version').as('latest_version')])
+    .select([
+      'models.name',
+      'models.created_at',
+      (eb) => eb.fn.max<number | null>('model_versions.version').as('latest_version'),
+    ])
     .groupBy(['models.name', 'models.created_at'])
     .orderBy('models.name');
   let aliases = db.selectFrom('aliases').select(['model', 'alias', 'version']).orderBy('alias');

@@ -1,4 +1,10 @@
+import * as alertClaims from './alert-claims';
+import type { RetrainingEpisode } from './alert-claims';
 import * as deployments from './deployments';
+import * as driftReports from './drift-reports';
+import type { DriftReportSummary, NewDriftReport, StoredDriftReport } from './drift-reports';
+import * as monitoringSettings from './monitoring-settings';
+import type { StoredSettings } from './monitoring-settings';
 import type { DeploymentEvent, NewDeploymentEvent } from './deployments';
 import * as shadowReports from './shadow-reports';
 import type { NewShadowReport, StoredShadowReport } from './shadow-reports';
@@ -22,6 +28,9 @@ import type { ModelVersion, NewModelVersion } from './versions';
 export type { AliasMove, SetAliasInput, SetAliasResult } from './aliases';
 export { aliasPattern } from './aliases';
 export type { DeploymentEvent, NewDeploymentEvent } from './deployments';
+export type { RetrainingEpisode } from './alert-claims';
+export type { DriftReportSummary, NewDriftReport, StoredDriftReport } from './drift-reports';
+export type { StoredSettings } from './monitoring-settings';
 export type { ModelSummary } from './models';
 export type { NewShadowReport, StoredShadowReport } from './shadow-reports';
 export type { Metrics, NewRun, Run, RunComparison, RunEvaluation, RunOutcome } from './runs';
@@ -162,6 +171,41 @@ export class Registry {
 
   currentDeployments(model?: string): Promise<DeploymentEvent[]> {
     return deployments.currentDeployments(this.ctx, model);
+  }
+
+  // Monitoring
+
+  recordDriftReport(r: NewDriftReport): Promise<StoredDriftReport> {
+    return driftReports.recordDriftReport(this.ctx, r);
+  }
+
+  getDriftReport(model: string, id: string): Promise<StoredDriftReport> {
+    return driftReports.getDriftReport(this.ctx, model, id);
+  }
+
+  listDriftReports(model: string, opts?: { environment?: string; limit?: number }): Promise<DriftReportSummary[]> {
+    return driftReports.listDriftReports(this.ctx, model, opts);
+  }
+
+  getMonitoringSettings(model: string): Promise<StoredSettings | null> {
+    return monitoringSettings.getMonitoringSettings(this.ctx, model);
+  }
+
+  updateMonitoringSettings<T>(model: string, by: string, change: (current: unknown) => T): Promise<T> {
+    return monitoringSettings.updateMonitoringSettings(this.ctx, model, by, change);
+  }
+
+  /** Which of the dedupe keys a check may publish now; see alert-claims.ts. */
+  claimAlerts(reportId: string, keys: readonly string[], windowMs: number): Promise<string[]> {
+    return alertClaims.claimAlerts(this.ctx, reportId, keys, windowMs);
+  }
+
+  claimRetrainingEpisode(
+    scope: { model: string; environment: string; version: number; reportId: string },
+    cooldownMs: number,
+    workflowIdFor: (startedAt: Date) => string,
+  ): Promise<RetrainingEpisode> {
+    return alertClaims.claimRetrainingEpisode(this.ctx, scope, cooldownMs, workflowIdFor);
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,20 @@ export interface Run extends Omit<NewRun, 'runKey'> {
 
 /** Side by side: `metrics[name][i]` is the value of `runs[i]`, null when that run lacks the metric. */
 export interface RunComparison {
-  runs: Array<Pick<Run, 'id' | 'model' | 'lifecycleId' | 'commitSha' | 'datasetFingerprint' | 'params' | 'outcome' | 'version' | 'createdAt'>>;
+  runs: Array<
+    Pick<
+      Run,
+      | 'id'
+      | 'model'
+      | 'lifecycleId'
+      | 'commitSha'
+      | 'datasetFingerprint'
+      | 'params'
+      | 'outcome'
+      | 'version'
+      | 'createdAt'
+    >
+  >;
   metrics: Record<string, Array<number | null>>;
 }
 
@@ -49,11 +62,18 @@ const runKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,511}$/;
 
 export async function recordRun(ctx: RegistryContext, run: NewRun): Promise<Run> {
   if (!runKeyPattern.test(run.runKey)) {
-    throw invalidInput('runKey', `must be 1 to 512 letters, digits or "._:@/-", starting with a letter or digit (got "${run.runKey}")`);
+    throw invalidInput(
+      'runKey',
+      `must be 1 to 512 letters, digits or "._:@/-", starting with a letter or digit (got "${run.runKey}")`,
+    );
   }
   return ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now().toISOString();
-    await trx.insertInto('models').values({ name: run.model, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    await trx
+      .insertInto('models')
+      .values({ name: run.model, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     // Insert-or-ignore, then read: a retry (even a concurrent one) gets the row that won.
     await trx
       .insertInto('runs')
@@ -81,7 +101,13 @@ export async function getRun(db: Queryable, id: string): Promise<Run> {
 
 /** A model's runs, oldest first; empty for a model without runs. */
 export async function listRuns(db: Queryable, model: string): Promise<Run[]> {
-  const rows = await db.selectFrom('runs').selectAll().where('model', '=', model).orderBy('created_at').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('model', '=', model)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   return rows.map(toRun);
 }
 
@@ -107,7 +133,8 @@ export async function linkRunToVersion(trx: Queryable, runId: string, version: n
     .where('model', '=', run.model)
     .where('version', '=', version)
     .executeTakeFirst();
-  if (!target) throw new MloopError('NotFound', `model "${run.model}" has no version ${version}`, { model: run.model, version });
+  if (!target)
+    throw new MloopError('NotFound', `model "${run.model}" has no version ${version}`, { model: run.model, version });
   if (run.version !== null && run.version !== version) {
     throw new MloopError('Conflict', `run "${runId}" already produced version ${run.version} of "${run.model}"`);
   }
@@ -115,7 +142,12 @@ export async function linkRunToVersion(trx: Queryable, runId: string, version: n
     throw new MloopError('Conflict', `version ${version} of "${run.model}" came from run "${target.training_run_id}"`);
   }
   await trx.updateTable('runs').set({ version }).where('id', '=', runId).execute();
-  await trx.updateTable('model_versions').set({ training_run_id: runId }).where('model', '=', run.model).where('version', '=', version).execute();
+  await trx
+    .updateTable('model_versions')
+    .set({ training_run_id: runId })
+    .where('model', '=', run.model)
+    .where('version', '=', version)
+    .execute();
 }
 
 export async function compareRuns(db: Queryable, ids: string[]): Promise<RunComparison> {
@@ -124,22 +156,25 @@ export async function compareRuns(db: Queryable, ids: string[]): Promise<RunComp
   const rows = await db.selectFrom('runs').selectAll().where('id', 'in', unique).execute();
   const byId = new Map(rows.map((r) => [r.id, toRun(r)]));
   const missing = unique.filter((id) => !byId.has(id));
-  if (missing.length > 0) throw new MloopError('NotFound', `no run ${missing.map((id) => `"${id}"`).join(', ')}`, { runs: missing });
+  if (missing.length > 0)
+    throw new MloopError('NotFound', `no run ${missing.map((id) => `"${id}"`).join(', ')}`, { runs: missing });
   const runs = unique.map((id) => byId.get(id) as Run);
   const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].sort();
   const metrics = Object.fromEntries(names.map((name) => [name, runs.map((r) => r.metrics[name] ?? null)]));
   return {
-    runs: runs.map(({ id, model, lifecycleId, commitSha, datasetFingerprint, params, outcome, version, createdAt }) => ({
-      id,
-      model,
-      lifecycleId,
-      commitSha,
-      datasetFingerprint,
-      params,
-      outcome,
-      version,
-      createdAt,
-    })),
+    runs: runs.map(
+      ({ id, model, lifecycleId, commitSha, datasetFingerprint, params, outcome, version, createdAt }) => ({
+        id,
+        model,
+        lifecycleId,
+        commitSha,
+        datasetFingerprint,
+        params,
+        outcome,
+        version,
+        createdAt,
+      }),
+    ),
     metrics,
   };
 }

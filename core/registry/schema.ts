@@ -102,7 +102,53 @@ export interface DeploymentEventsTable {
   at: string;
 }
 
+/** Every drift check's report (JSON) and the digest of its HTML page in the artifact store. */
+export interface DriftReportsTable {
+  /** Idempotency key: the check's workflow execution. */
+  id: string;
+  model: string;
+  environment: string;
+  version: number;
+  status: string;
+  rows: number;
+  window_start: string;
+  window_end: string;
+  report_json: string;
+  html_digest: string;
+  workflow_id: string;
+  created_at: string;
+}
+
+/** A model's monitoring settings (workflows/monitoring-definitions.ts), defaults merged in on read. */
+export interface MonitoringSettingsTable {
+  model: string;
+  settings_json: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface AlertPublicationsTable {
+  dedupe_key: string;
+  /** The check that published it last: a retry of that check publishes again. */
+  report_id: string;
+  published_at: string;
+}
+
+export interface RetrainingEpisodesTable {
+  /** The retraining lifecycle's workflow ID, deterministic per episode. */
+  workflow_id: string;
+  model: string;
+  environment: string;
+  version: number;
+  report_id: string;
+  started_at: string;
+}
+
 export interface RegistryDatabase {
+  drift_reports: DriftReportsTable;
+  monitoring_settings: MonitoringSettingsTable;
+  alert_publications: AlertPublicationsTable;
+  retraining_episodes: RetrainingEpisodesTable;
   deployment_events: DeploymentEventsTable;
   shadow_reports: ShadowReportsTable;
   models: ModelsTable;

@@ -36,12 +36,31 @@ export async function recordShadowReport(ctx: RegistryContext, r: NewShadowRepor
   return toStored(row);
 }
 
-export async function listShadowReports(ctx: RegistryContext, model: string, version: number): Promise<StoredShadowReport[]> {
-  const rows = await ctx.db.selectFrom('shadow_reports').selectAll().where('model', '=', model).where('version', '=', version).orderBy('created_at').execute();
+export async function listShadowReports(
+  ctx: RegistryContext,
+  model: string,
+  version: number,
+): Promise<StoredShadowReport[]> {
+  const rows = await ctx.db
+    .selectFrom('shadow_reports')
+    .selectAll()
+    .where('model', '=', model)
+    .where('version', '=', version)
+    .orderBy('created_at')
+    .execute();
   return rows.map(toStored);
 }
 
-function toStored(row: { id: string; model: string; version: number; lifecycle_id: string; passed: number; reasons_json: string; report_json: string; created_at: string }): StoredShadowReport {
+function toStored(row: {
+  id: string;
+  model: string;
+  version: number;
+  lifecycle_id: string;
+  passed: number;
+  reasons_json: string;
+  report_json: string;
+  created_at: string;
+}): StoredShadowReport {
   return {
     id: row.id,
     model: row.model,

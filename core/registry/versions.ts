@@ -29,7 +29,10 @@ export interface NewModelVersion extends Lineage {
   createdBy: string;
 }
 
-export interface ModelVersion extends Omit<NewModelVersion, 'idempotencyKey' | 'trainingRunId' | 'positiveClass' | 'profileDigest'> {
+export interface ModelVersion extends Omit<
+  NewModelVersion,
+  'idempotencyKey' | 'trainingRunId' | 'positiveClass' | 'profileDigest'
+> {
   version: number;
   positiveClass: PositiveClass;
   trainingRunId: string | null;
@@ -42,10 +45,18 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
   const positive = positiveClass(v.positiveClass ?? null);
   const positiveClassJson = positive === null ? null : JSON.stringify(positive);
   return ctx.db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('model_versions').selectAll().where('idempotency_key', '=', v.idempotencyKey).executeTakeFirst();
+    const existing = await trx
+      .selectFrom('model_versions')
+      .selectAll()
+      .where('idempotency_key', '=', v.idempotencyKey)
+      .executeTakeFirst();
     if (existing) return toModelVersion(existing);
     const now = ctx.now().toISOString();
-    await trx.insertInto('models').values({ name: v.model, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    await trx
+      .insertInto('models')
+      .values({ name: v.model, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     const { max } = await trx
       .selectFrom('model_versions')
       .select((eb) => eb.fn.max<number | null>('version').as('max'))
@@ -75,13 +86,23 @@ export async function registerVersion(ctx: RegistryContext, v: NewModelVersion):
 }
 
 export async function requireVersion(db: Queryable, model: string, version: number): Promise<ModelVersion> {
-  const row = await db.selectFrom('model_versions').selectAll().where('model', '=', model).where('version', '=', version).executeTakeFirst();
+  const row = await db
+    .selectFrom('model_versions')
+    .selectAll()
+    .where('model', '=', model)
+    .where('version', '=', version)
+    .executeTakeFirst();
   if (!row) throw new MloopError('NotFound', `model "${model}" has no version ${version}`, { model, version });
   return toModelVersion(row);
 }
 
 export async function listVersions(db: Queryable, model: string): Promise<ModelVersion[]> {
-  const rows = await db.selectFrom('model_versions').selectAll().where('model', '=', model).orderBy('version').execute();
+  const rows = await db
+    .selectFrom('model_versions')
+    .selectAll()
+    .where('model', '=', model)
+    .orderBy('version')
+    .execute();
   return rows.map(toModelVersion);
 }
 

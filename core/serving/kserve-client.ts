@@ -1,5 +1,6 @@
 import { MloopError } from '../errors';
-import { decodeOutputs, encodeInputs, type FeatureSpec } from './v2-tensors';
+import { binaryExtension, binaryHeader, decodeBinaryResponse, encodeBinaryRequest } from './v2-binary';
+import { columnsOf, decodeOutputs, encodeInputs, type FeatureSpec } from './v2-tensors';
 
 export type { FeatureSpec, FeatureType } from './v2-tensors';
 
@@ -35,6 +36,11 @@ export interface KServeClientOptions {
   timeoutMs?: number;
   /** Time limit of health and metadata requests (5 s). */
   probeTimeoutMs?: number;
+  /**
+   * Send and receive tensors in the binary data extension: `auto` (the default) when the
+   * server's metadata (`GET /v2`) lists `binary_tensor_data`, `never` for JSON only.
+   */
+  binaryData?: 'auto' | 'never';
 }
 
 interface Answer {
@@ -75,6 +81,7 @@ export interface RowError {
 export class KServeClient {
   private readonly base: string;
   private readonly modelPath: string;
+  private binary: Promise<boolean> | undefined;
 
   constructor(
     baseUrl: string,
@@ -109,12 +116,34 @@ export class KServeClient {
    * Scores rows in one request; missing and NaN feature values are sent as null. Rows are any
    * objects (typed interfaces included), read by feature name.
    */
-  async infer(rows: readonly object[], features: readonly FeatureSpec[], opts: InferOptions = {}): Promise<InferResult> {
+  async infer(
+    rows: readonly object[],
+    features: readonly FeatureSpec[],
+    opts: InferOptions = {},
+  ): Promise<InferResult> {
     if (rows.length === 0) return { predictions: [], latencyMs: 0 };
     const path = `${this.modelPath}/infer`;
-    const body = JSON.stringify({ inputs: encodeInputs(rows, features) });
+    const columns = columnsOf(rows, features); // bad values are refused before anything is sent
     const started = performance.now();
-    const a = await this.request('POST', path, body, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000 });
+    const send = (binary: boolean): Promise<Answer> => {
+      const request = binary ? encodeBinaryRequest(columns, features) : undefined;
+      const body = request?.body ?? JSON.stringify({ inputs: encodeInputs(rows, features, columns) });
+      return this.request('POST', path, body, {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000,
+        headers: request ? { [binaryHeader]: String(request.headerLength) } : undefined,
+      });
+    };
+    const binary = await this.speaksBinary();
+    let a = await send(binary);
+    if (binary && a.status === 400 && rowErrorsOf(a.body, rows.length).length === 0) {
+      // A refusal that names no row may be the binary form itself (a proxy that drops the
+      // Inference-Header-Content-Length header): the same rows in JSON tell. If JSON is taken,
+      // this client speaks JSON from now on rather than have every row refused.
+      const json = await send(false);
+      if (json.status !== 400) this.binary = Promise.resolve(false);
+      a = json;
+    }
     const latencyMs = performance.now() - started;
     this.check(a, 'POST', path, rowErrorsOf(a.body, rows.length));
     try {
@@ -124,10 +153,31 @@ export class KServeClient {
     }
   }
 
+  /**
+   * Whether the server takes binary tensors, asked once: a server that answers `GET /v2`
+   * without the extension (or not at all, say 404) gets JSON. When it cannot be reached the
+   * question stays open and this request goes as JSON.
+   */
+  private async speaksBinary(): Promise<boolean> {
+    if (this.opts.binaryData === 'never') return false;
+    this.binary ??= this.request('GET', '/v2', undefined, { timeoutMs: this.opts.probeTimeoutMs ?? 5000 }).then(
+      (a) => {
+        const extensions = (a.body as { extensions?: unknown } | undefined)?.extensions;
+        return a.status === 200 && Array.isArray(extensions) && extensions.includes(binaryExtension);
+      },
+      () => {
+        this.binary = undefined;
+        return false;
+      },
+    );
+    return this.binary;
+  }
+
   private async probe(path: string, field: string): Promise<boolean> {
     try {
       const a = await this.request('GET', path, undefined, { timeoutMs: this.opts.probeTimeoutMs ?? 5000 });
-      const flag = typeof a.body === 'object' && a.body !== null ? (a.body as Record<string, unknown>)[field] : undefined;
+      const flag =
+        typeof a.body === 'object' && a.body !== null ? (a.body as Record<string, unknown>)[field] : undefined;
       return a.status === 200 && flag !== false;
     } catch {
       return false;
@@ -138,32 +188,51 @@ export class KServeClient {
     return `KServe ${method} ${this.base}${path}`;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body: string | undefined, opts: InferOptions): Promise<Answer> {
+  private async request(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | Buffer | undefined,
+    opts: InferOptions & { headers?: Record<string, string> },
+  ): Promise<Answer> {
     const what = this.describe(method, path);
     const timeout = opts.timeoutMs !== undefined ? AbortSignal.timeout(opts.timeoutMs) : undefined;
     const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     if (opts.signal?.aborted) throw new Error(`${what} was cancelled`);
+    let status: number;
+    let bytes: Buffer;
+    let headerLength: string | null;
     try {
+      const contentType = typeof body === 'string' ? 'application/json' : 'application/octet-stream';
       const res = await fetch(`${this.base}${path}`, {
         method,
         body,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? {} : { 'content-type': contentType, ...opts.headers },
         signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
       });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.status, body: parsed, text };
+      status = res.status;
+      bytes = Buffer.from(await res.arrayBuffer());
+      headerLength = res.headers.get(binaryHeader);
     } catch (err) {
       if (opts.signal?.aborted) throw new Error(`${what} was cancelled`);
       if (timeout?.aborted) throw new Error(`${what} timed out after ${opts.timeoutMs} ms`);
       const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
       throw new Error(`${what} failed: ${cause}`);
     }
+    if (headerLength !== null && status === 200) {
+      try {
+        return { status, body: decodeBinaryResponse(bytes, Number(headerLength), what), text: '(binary response)' };
+      } catch (err) {
+        throw new ModelServerError((err as Error).message, status);
+      }
+    }
+    const text = bytes.toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status, body: parsed, text };
   }
 
   private check(a: Answer, method: string, path: string, rowErrors: RowError[] = []): void {

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { MloopError, type ErrorCode } from '../errors';
 import { startModelProcess } from '../python/model-process';
+import { killGroup, lineTail, spawnFailure } from '../python/process-group';
 
 export interface ModelServerOptions {
   python: string;
@@ -56,12 +57,10 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   });
   const { child, describe } = proc;
 
-  const stderrTail: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (raw) => {
-    const line = describe(raw);
-    stderrTail.push(line);
-    if (stderrTail.length > 40) stderrTail.shift();
-    opts.onStderr?.(line);
+  const stderrTail = lineTail(child.stderr, {
+    max: 40,
+    map: describe,
+    ...(opts.onStderr ? { onLine: opts.onStderr } : {}),
   });
   // A process that could not be spawned reports 'error' and maybe never 'exit'.
   const exited = new Promise<void>((resolve) => {
@@ -69,39 +68,36 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     child.once('error', () => resolve());
   });
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  const killGroup = (signal: NodeJS.Signals): void => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      /* the group is gone */
-    }
-  };
+  const signalGroup = (signal: NodeJS.Signals): void => killGroup(child.pid, signal);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       if (child.pid !== undefined && alive()) {
-        killGroup('SIGTERM');
-        const timer = setTimeout(() => killGroup('SIGKILL'), opts.stopTimeoutMs ?? 10_000);
+        signalGroup('SIGTERM');
+        const timer = setTimeout(() => signalGroup('SIGKILL'), opts.stopTimeoutMs ?? 10_000);
         await exited;
         clearTimeout(timer);
       } else {
         await exited;
       }
       // Children of the model's code may outlive the server; they share its group.
-      killGroup('SIGKILL');
+      signalGroup('SIGKILL');
       await proc.dispose();
     })());
 
   return new Promise<RunningModelServer>((resolve, reject) => {
     let settled = false;
     let failure: Record<string, unknown> | undefined;
-    const tail = (): string => stderrTail.join('\n').trim().slice(-2000);
+    const tail = (): string => stderrTail().trim().slice(-2000);
     const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
     const timer = setTimeout(() => {
       const stderr = tail();
-      fail(new Error(`the model server did not report ready within ${readyTimeoutMs / 1000} s${stderr ? `:\n${stderr}` : ''}`));
+      fail(
+        new Error(
+          `the model server did not report ready within ${readyTimeoutMs / 1000} s${stderr ? `:\n${stderr}` : ''}`,
+        ),
+      );
     }, readyTimeoutMs);
     const onAbort = (): void => fail(new Error('cancelled: the model server was stopped before it was ready'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -116,7 +112,11 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     };
     function fail(err: Error): void {
       // Never leave a half-started server behind.
-      if (settle()) void stop().then(() => reject(err), () => reject(err));
+      if (settle())
+        void stop().then(
+          () => reject(err),
+          () => reject(err),
+        );
     }
 
     // Read stdout to the end even after `ready`, so the server never blocks on a full pipe.
@@ -140,12 +140,15 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
       resolve({ url: `http://${urlHost}:${port}`, host: listening, port, pid: child.pid ?? -1, stop });
     });
 
-    child.once('error', (err) => fail(new MloopError('ToolchainMissing', `cannot run ${opts.python}: ${err.message}`)));
+    child.once('error', (err) => fail(spawnFailure(opts.python, err)));
     // 'close' rather than 'exit': by then stderr has been read to the end.
     child.once('close', (code, signal) => {
       const how = code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
       const kind = (code !== null && exitCodeKinds[code]) || undefined;
-      const message = typeof failure?.message === 'string' ? describe(failure.message) : `the model server ${how} before it was ready`;
+      const message =
+        typeof failure?.message === 'string'
+          ? describe(failure.message)
+          : `the model server ${how} before it was ready`;
       const detail = tail() ? `${message}\n${tail()}` : message;
       // A manifest or artifact that cannot load will not load on a retry either.
       fail(kind ? new MloopError(kind, detail, { exitCode: code }) : new Error(detail));

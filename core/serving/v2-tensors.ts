@@ -18,12 +18,17 @@ export interface InputTensor {
   data: (number | string | null)[];
 }
 
-const datatypes = { number: 'FP64', integer: 'INT64', string: 'BYTES' } as const;
+export const datatypes = { number: 'FP64', integer: 'INT64', string: 'BYTES' } as const;
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v).slice(0, 40) : String(v));
+const show = (v: unknown): string =>
+  typeof v === 'string'
+    ? JSON.stringify(v)
+    : typeof v === 'object' && v !== null
+      ? JSON.stringify(v).slice(0, 40)
+      : String(v);
 
 /** A cell as JSON: missing or NaN becomes null; values of the wrong type are the caller's error. */
-function cell(value: unknown, type: FeatureType, where: () => string): number | string | null {
+export function cellOf(value: unknown, type: FeatureType, where: () => string): number | string | null {
   if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return null;
   if (type === 'string') {
     // As in training datasets, a stored non-text value is its text: 7 → "7".
@@ -31,17 +36,36 @@ function cell(value: unknown, type: FeatureType, where: () => string): number | 
     if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return String(value);
     throw new MloopError('InvalidInput', `${where()}: ${show(value)} is not a string`, { field: where() });
   }
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new MloopError('InvalidInput', `${where()}: ${show(value)} is not a finite number`, { field: where() });
-  if (type === 'integer' && !Number.isInteger(value)) throw new MloopError('InvalidInput', `${where()}: ${value} is not an integer`, { field: where() });
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new MloopError('InvalidInput', `${where()}: ${show(value)} is not a finite number`, { field: where() });
+  if (type === 'integer' && !Number.isInteger(value))
+    throw new MloopError('InvalidInput', `${where()}: ${value} is not an integer`, { field: where() });
   return value;
 }
 
-export function encodeInputs(rows: readonly object[], features: readonly FeatureSpec[]): InputTensor[] {
-  return features.map((f) => ({
+/** Each feature's cells of `rows`, checked (see `cellOf`): one column per feature, in order. */
+export function columnsOf(rows: readonly object[], features: readonly FeatureSpec[]): (number | string | null)[][] {
+  return features.map((f) =>
+    rows.map((row, i) =>
+      cellOf(
+        Object.hasOwn(row, f.name) ? (row as Record<string, unknown>)[f.name] : undefined,
+        f.type,
+        () => `rows[${i}].${f.name}`,
+      ),
+    ),
+  );
+}
+
+export function encodeInputs(
+  rows: readonly object[],
+  features: readonly FeatureSpec[],
+  columns = columnsOf(rows, features),
+): InputTensor[] {
+  return features.map((f, i) => ({
     name: f.name,
     shape: [rows.length],
     datatype: datatypes[f.type],
-    data: rows.map((row, i) => cell(Object.hasOwn(row, f.name) ? (row as Record<string, unknown>)[f.name] : undefined, f.type, () => `rows[${i}].${f.name}`)),
+    data: columns[i] as (number | string | null)[],
   }));
 }
 
@@ -67,7 +91,9 @@ export function decodeOutputs(body: unknown, rows: number, what: string): Decode
   if (!predictionsTensor) throw bad('no "predictions" output');
   const predictions = (Array.isArray(predictionsTensor.data) ? predictionsTensor.data : []).flat(Infinity) as unknown[];
   if (predictions.length !== rows) throw bad(`${predictions.length} predictions for ${rows} rows`);
-  const invalid = predictions.findIndex((p) => !(typeof p === 'string' || (typeof p === 'number' && Number.isFinite(p))));
+  const invalid = predictions.findIndex(
+    (p) => !(typeof p === 'string' || (typeof p === 'number' && Number.isFinite(p))),
+  );
   if (invalid >= 0) throw bad(`prediction ${invalid} is ${JSON.stringify(predictions[invalid])}`);
   const out: DecodedOutputs = { predictions: predictions as Array<number | string> };
 

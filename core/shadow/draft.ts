@@ -22,7 +22,11 @@ export function toDraft(state: ShadowState): ShadowDraft {
 }
 
 export function fromDraft(draft: ShadowDraft): ShadowState {
-  return { ...draft.state, pendingPredictions: [...draft.predictions.values()], pendingLabels: [...draft.labels.values()] };
+  return {
+    ...draft.state,
+    pendingPredictions: [...draft.predictions.values()],
+    pendingLabels: [...draft.labels.values()],
+  };
 }
 
 /**
@@ -30,7 +34,8 @@ export function fromDraft(draft: ShadowDraft): ShadowState {
  * already applied, which is how a batch replayed after a crash is ignored.
  */
 export function claimOffset(offsets: Record<string, string>, partition: number, offset: string): boolean {
-  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be an integer ≥ 0 (got ${partition})`);
+  if (!Number.isInteger(partition) || partition < 0)
+    throw new RangeError(`partition must be an integer ≥ 0 (got ${partition})`);
   if (!/^\d+$/.test(offset)) throw new RangeError(`offset must be a decimal integer string (got "${offset}")`);
   const next = offsets[String(partition)];
   const at = BigInt(offset);

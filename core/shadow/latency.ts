@@ -42,7 +42,10 @@ export function latencyBucketIndex(ms: number): number {
   if (ms < LATENCY_MIN_MS) return 0;
   if (ms >= LATENCY_MAX_MS) return LATENCY_BUCKETS - 1;
   // The logarithm gives the bucket up to rounding; the bounds table settles the edges.
-  let i = Math.min(LATENCY_BUCKETS - 2, Math.max(1, Math.floor(Math.log(ms / LATENCY_MIN_MS) / Math.log(LATENCY_BUCKET_RATIO)) + 1));
+  let i = Math.min(
+    LATENCY_BUCKETS - 2,
+    Math.max(1, Math.floor(Math.log(ms / LATENCY_MIN_MS) / Math.log(LATENCY_BUCKET_RATIO)) + 1),
+  );
   while (i > 1 && ms < latencyBucketRange(i).lower) i--;
   while (i < LATENCY_BUCKETS - 2 && ms >= latencyBucketRange(i).upper) i++;
   return i;

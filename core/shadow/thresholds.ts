@@ -35,7 +35,10 @@ export interface ShadowJudgement {
 
 const lowerIsBetter = new Set(['mae', 'rmse']);
 
-/** Both figures with the same decimals, `base` or more, enough to tell different ones apart and to show the limit as written. */
+/**
+ * Both figures with the same decimals, `base` or more, enough to tell different ones apart and to
+ * show the limit as written.
+ */
 function figures(a: number, b: number, base = 2): [string, string] {
   if (Number.isInteger(a) && Number.isInteger(b)) return [String(a), String(b)];
   // At least as many decimals as the limit was written with: 0.999 must not print as 1.00.
@@ -53,11 +56,19 @@ const failureBreakdown = (m: ModelReport): string =>
     .map(([kind, n]) => `${kind} ${n}`)
     .join(', ');
 
-function judgeModel(role: 'candidate' | 'champion', m: ModelReport | null, t: ShadowThresholds, reasons: string[]): void {
+function judgeModel(
+  role: 'candidate' | 'champion',
+  m: ModelReport | null,
+  t: ShadowThresholds,
+  reasons: string[],
+): void {
   const maxFailureRate = limitFor(t.maxFailureRate, role);
   if (maxFailureRate !== undefined && m && m.failureRate !== null && !atMost(m.failureRate, maxFailureRate)) {
     const [rate, max] = figures(m.failureRate, maxFailureRate, 3);
-    reasons.push(`${role} failure rate ${rate} is above the maximum ${max} (${m.failed} of ${m.attempts} messages: ${failureBreakdown(m)})`);
+    reasons.push(
+      `${role} failure rate ${rate} is above the maximum ${max} ` +
+        `(${m.failed} of ${m.attempts} messages: ${failureBreakdown(m)})`,
+    );
   }
   const maxP99 = limitFor(t.maxP99LatencyMs, role);
   if (maxP99 === undefined || !m) return;
@@ -68,14 +79,20 @@ function judgeModel(role: 'candidate' | 'champion', m: ModelReport | null, t: Sh
   }
 }
 
-function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresholds['maxErrorIncrease']>, reasons: string[]): void {
+function judgeErrorIncrease(
+  report: ShadowReport,
+  rule: NonNullable<ShadowThresholds['maxErrorIncrease']>,
+  reasons: string[],
+): void {
   const champion = report.champion;
   if (!champion) return;
   const metric = rule.metric ?? (report.task === 'classification' ? 'accuracy' : 'mae');
   const minLabelled = rule.minLabelled ?? 1;
   const candidate = report.candidate;
   if (!(metric in candidate.metrics)) {
-    reasons.push(`${metric} is not a label metric of ${report.task} (they are ${Object.keys(candidate.metrics).join(', ')})`);
+    reasons.push(
+      `${metric} is not a label metric of ${report.task} (they are ${Object.keys(candidate.metrics).join(', ')})`,
+    );
     return;
   }
   const labelled = Math.min(candidate.labelled, champion.labelled);
@@ -83,13 +100,19 @@ function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresh
   const ch = champion.metrics[metric] ?? null;
   if (labelled < minLabelled) {
     reasons.push(
-      `${metric} cannot be compared: ${candidate.labelled} candidate and ${champion.labelled} champion messages were labelled, fewer than the ${minLabelled} required`,
+      `${metric} cannot be compared: ${candidate.labelled} candidate and ${champion.labelled} champion ` +
+        `messages were labelled, fewer than the ${minLabelled} required`,
     );
     return;
   }
   // A figure beyond the double range (a diverging model) or one not measured can never pass.
   if (typeof c !== 'number' || typeof ch !== 'number') {
-    const what = ([['candidate', c], ['champion', ch]] as const)
+    const what = (
+      [
+        ['candidate', c],
+        ['champion', ch],
+      ] as const
+    )
       .filter(([, v]) => typeof v !== 'number')
       .map(([role, v]) => `${role} ${metric} is ${v === null ? 'not measured' : `${v}, not a finite number`}`);
     reasons.push(`${metric} cannot be compared: ${what.join(' and ')} (${labelled} labelled messages)`);
@@ -102,7 +125,10 @@ function judgeErrorIncrease(report: ShadowReport, rule: NonNullable<ShadowThresh
     const [cs, chs] = figures(c, ch, 3);
     const [inc, max] = figures(increase, rule.max, 3);
     const worse = lowerIsBetter.has(metric) ? 'above' : 'below';
-    reasons.push(`candidate ${metric} ${cs} is ${inc} ${worse} the champion's ${chs}, more than the allowed ${max} (${labelled} labelled messages)`);
+    reasons.push(
+      `candidate ${metric} ${cs} is ${inc} ${worse} the champion's ${chs}, ` +
+        `more than the allowed ${max} (${labelled} labelled messages)`,
+    );
   }
 }
 
@@ -133,8 +159,10 @@ export function judgeShadow(report: ShadowReport, t: ShadowThresholds): ShadowJu
     reasons.push(`messages ${reached} is below the minimum ${t.minMessages} (messages that reached the models${dead})`);
   }
   // A limit that cannot apply to this task must not pass silently.
-  if (t.minAgreement !== undefined && report.task !== 'classification') reasons.push(`minAgreement applies to classification, but this is a ${report.task} test (use maxMeanAbsDiff)`);
-  if (t.maxMeanAbsDiff !== undefined && report.task !== 'regression') reasons.push(`maxMeanAbsDiff applies to regression, but this is a ${report.task} test (use minAgreement)`);
+  if (t.minAgreement !== undefined && report.task !== 'classification')
+    reasons.push(`minAgreement applies to classification, but this is a ${report.task} test (use maxMeanAbsDiff)`);
+  if (t.maxMeanAbsDiff !== undefined && report.task !== 'regression')
+    reasons.push(`maxMeanAbsDiff applies to regression, but this is a ${report.task} test (use minAgreement)`);
   if (reached === 0) {
     judgeEmptyRun(report, t, reasons);
     return { passed: reasons.length === 0, reasons };
@@ -142,20 +170,27 @@ export function judgeShadow(report: ShadowReport, t: ShadowThresholds): ShadowJu
   // Comparisons with the champion are moot without one, as in the training gates.
   const cmp = report.comparison;
   if (report.champion && t.minAgreement !== undefined && report.task === 'classification') {
-    if (cmp.agreement === null || cmp.agreeing === null) reasons.push('agreement cannot be judged: no message was scored by both models');
+    if (cmp.agreement === null || cmp.agreeing === null)
+      reasons.push('agreement cannot be judged: no message was scored by both models');
     else if (!atLeast(cmp.agreement, t.minAgreement)) {
       const [a, min] = figures(cmp.agreement, t.minAgreement, 2);
       reasons.push(`agreement ${a} is below the minimum ${min} (${cmp.agreeing} of ${cmp.messages} messages)`);
     }
   }
   if (report.champion && t.maxMeanAbsDiff !== undefined && report.task === 'regression') {
-    if (cmp.meanAbsDiff === null) reasons.push('mean absolute difference cannot be judged: no message was scored by both models');
+    if (cmp.meanAbsDiff === null)
+      reasons.push('mean absolute difference cannot be judged: no message was scored by both models');
     else if (typeof cmp.meanAbsDiff !== 'number') {
-      reasons.push(`mean absolute difference is ${cmp.meanAbsDiff}, not a finite number (over ${cmp.messages} messages both models scored)`);
+      reasons.push(
+        `mean absolute difference is ${cmp.meanAbsDiff}, not a finite number ` +
+          `(over ${cmp.messages} messages both models scored)`,
+      );
     } else if (Number.isNaN(cmp.meanAbsDiff)) reasons.push('mean absolute difference cannot be judged: it is NaN');
     else if (!atMost(cmp.meanAbsDiff, t.maxMeanAbsDiff)) {
       const [d, max] = figures(cmp.meanAbsDiff, t.maxMeanAbsDiff, 3);
-      reasons.push(`mean absolute difference ${d} is above the maximum ${max} (over ${cmp.messages} messages both models scored)`);
+      reasons.push(
+        `mean absolute difference ${d} is above the maximum ${max} (over ${cmp.messages} messages both models scored)`,
+      );
     }
   }
   judgeModel('candidate', report.candidate, t, reasons);

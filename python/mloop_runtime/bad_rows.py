@@ -19,6 +19,7 @@ from .errors import DatasetInvalid
 MAX_REPORTED_CELLS = 100  # entries in the error event's `rows`
 CELLS_IN_MESSAGE = 10
 
+
 @dataclass(frozen=True)
 class _Check:
     column_order: int  # position of the column in the manifest (features, then target)
@@ -62,9 +63,7 @@ class BadCells:
                 }
             )
         bad_rows = len(np.unique(positions))
-        listed = "; ".join(
-            f"row {e['row']} column '{e['column']}': {e['reason']}" for e in entries[:CELLS_IN_MESSAGE]
-        )
+        listed = "; ".join(f"row {e['row']} column '{e['column']}': {e['reason']}" for e in entries[:CELLS_IN_MESSAGE])
         more = len(positions) - CELLS_IN_MESSAGE
         message = f"{path}: {bad_rows} bad row{'s' if bad_rows != 1 else ''}: {listed}"
         if more > 0:

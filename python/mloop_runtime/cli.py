@@ -111,21 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="python -m mloop_runtime", description="mloop's Python runtime")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
     train = commands.add_parser("train", help="train a model and evaluate it on a holdout split")
-    train.add_argument(
-        "--model-dir", required=True, type=Path, help="directory with mloop.yaml and the model code"
-    )
+    train.add_argument("--model-dir", required=True, type=Path, help="directory with mloop.yaml and the model code")
     train.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
-    train.add_argument(
-        "--out", required=True, type=Path, help="output directory; must not exist (or be empty)"
-    )
-    train.add_argument(
-        "--params", type=_params_json, default={}, help="JSON object merged over the manifest's params"
-    )
+    train.add_argument("--out", required=True, type=Path, help="output directory; must not exist (or be empty)")
+    train.add_argument("--params", type=_params_json, default={}, help="JSON object merged over the manifest's params")
     _add_split_options(train, required=False)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="score an existing artifact on the holdout split train would use"
-    )
+    evaluate = commands.add_parser("evaluate", help="score an existing artifact on the holdout split train would use")
     _add_artifact_options(evaluate)
     evaluate.add_argument("--dataset", required=True, type=Path, help="CSV or Parquet file")
     _add_split_options(evaluate, required=True)
@@ -135,9 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_artifact_options(serve)
     serve.add_argument("--model-name", required=True, type=_path_segment, help="name in the endpoints' paths")
-    serve.add_argument(
-        "--model-version", required=True, type=_path_segment, help="version the server reports"
-    )
+    serve.add_argument("--model-version", required=True, type=_path_segment, help="version the server reports")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
     serve.add_argument("--log-requests", action="store_true", help="log each request to stderr")

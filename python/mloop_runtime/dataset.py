@@ -13,10 +13,8 @@ regression target) so is text holding one of pandas' missing-value markers (`NA`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -161,10 +159,7 @@ def load_dataset(path: Path, manifest: Manifest) -> Dataset:
 
     bad = BadCells()
     features = pd.DataFrame(
-        {
-            f.name: _CONVERTERS[f.type](cells[f.name], f, order, bad)
-            for order, f in enumerate(manifest.features)
-        }
+        {f.name: _CONVERTERS[f.type](cells[f.name], f, order, bad) for order, f in enumerate(manifest.features)}
     )
     target = _target(cells[manifest.target], manifest.task, manifest.target, len(manifest.features), bad)
     bad.raise_if_any(path)
@@ -175,7 +170,6 @@ def load_dataset(path: Path, manifest: Manifest) -> Dataset:
         classes = tuple(sorted(pd.unique(target).tolist()))
         if len(classes) < 2:
             raise DatasetInvalid(
-                f"{path}: column '{manifest.target}': classification needs at least 2 classes, "
-                "found only one"
+                f"{path}: column '{manifest.target}': classification needs at least 2 classes, found only one"
             )
     return Dataset(features=features, target=target, classes=classes)

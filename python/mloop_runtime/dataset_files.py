@@ -37,9 +37,7 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     try:
         # header=None: the header is read as a row, so its names arrive as written (pandas
         # would rename a repeated "x1" to "x1.1"). No markers: only empty cells are missing.
-        frame = pd.read_csv(
-            path, header=None, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True
-        )
+        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
         raise DatasetInvalid(f"{path}: dataset is empty (no header row)") from exc
     except pd.errors.ParserError as exc:
@@ -74,9 +72,7 @@ def _read_parquet(path: Path, columns: Sequence[str]) -> pd.DataFrame:
         raise DatasetInvalid(f"{path}: not a readable Parquet file ({type(exc).__name__})") from exc
 
 
-def _check_columns(
-    path: Path, present: Sequence[str], required: Sequence[str], required_by: Path, where: str
-) -> None:
+def _check_columns(path: Path, present: Sequence[str], required: Sequence[str], required_by: Path, where: str) -> None:
     counts = Counter(present)
     repeated = [c for c in required if counts[c] > 1]
     if repeated:

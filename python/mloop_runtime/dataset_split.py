@@ -24,9 +24,7 @@ class SplitDataset:
     holdout: dict[str, Any]  # the result event's `holdout` object
 
 
-def load_and_split(
-    path: Path, manifest: Manifest, seed: int, fraction: float, writer: ProtocolWriter
-) -> SplitDataset:
+def load_and_split(path: Path, manifest: Manifest, seed: int, fraction: float, writer: ProtocolWriter) -> SplitDataset:
     started = time.monotonic()
     writer.progress("load", "started", file=str(path))
     dataset = load_dataset(path, manifest)
@@ -41,6 +39,4 @@ def load_and_split(
         holdout=len(holdout_positions),
         seed=seed,
     )
-    return SplitDataset(
-        dataset, train_positions, holdout_positions, holdout_summary(seed, fraction, holdout_positions)
-    )
+    return SplitDataset(dataset, train_positions, holdout_positions, holdout_summary(seed, fraction, holdout_positions))

@@ -96,8 +96,7 @@ def load_entrypoint(entrypoint: Entrypoint, role: str, manifest_path: Path) -> C
         module = importlib.import_module(entrypoint.module)
     except (Exception, SystemExit) as exc:
         raise TrainingFailed(
-            f"importing module '{entrypoint.module}' of the {role} entrypoint failed: "
-            f"{describe_exception(exc)}",
+            f"importing module '{entrypoint.module}' of the {role} entrypoint failed: {describe_exception(exc)}",
             traceback_tail=traceback_tail(exc, user_root=manifest_path.parent),
         ) from exc
     function = getattr(module, entrypoint.function, None)

@@ -50,9 +50,7 @@ def score_holdout_with_output(
     # Same RNG state before predict in train and evaluate: even a predict that draws from
     # the global RNGs gives the same metrics for the same artifact.
     seed_global_rngs(seed)
-    raw_output = call_user(
-        f"predict entrypoint '{manifest.predict}'", manifest.model_dir, predict, model, x_holdout
-    )
+    raw_output = call_user(f"predict entrypoint '{manifest.predict}'", manifest.model_dir, predict, model, x_holdout)
     classes = split.dataset.classes
     positive = split_positive_class(manifest, split)
     output = parse_predict_output(raw_output, len(x_holdout), classes, positive)

@@ -190,11 +190,7 @@ def validate_manifest(raw: dict[Any, Any], path: Path) -> Manifest:
     raw_metrics = raw.get("metrics")
     if raw_metrics is not None:
         allowed = METRICS_BY_TASK.get(task) if isinstance(task, str) else None
-        if (
-            not isinstance(raw_metrics, list)
-            or not raw_metrics
-            or not all(isinstance(m, str) for m in raw_metrics)
-        ):
+        if not isinstance(raw_metrics, list) or not raw_metrics or not all(isinstance(m, str) for m in raw_metrics):
             problems.add("metrics", f"must be a non-empty list of metric names (got {describe(raw_metrics)})")
             metrics_valid = False
         elif len(set(raw_metrics)) != len(raw_metrics):

@@ -34,9 +34,7 @@ class Gate:
         }
 
 
-def _metric(
-    problems: Problems, where: str, value: Any, task: str | None, reported: Sequence[str] | None
-) -> str | None:
+def _metric(problems: Problems, where: str, value: Any, task: str | None, reported: Sequence[str] | None) -> str | None:
     if not isinstance(value, str) or not value:
         problems.add(f"{where}.metric", f"must be a metric name (got {describe(value)})")
         return None
@@ -102,9 +100,7 @@ def validate_gates(
     if raw_gates is None:
         return ()
     if not isinstance(raw_gates, list):
-        problems.add(
-            "gates", f"must be a list of {{metric, threshold, ...}} mappings (got {describe(raw_gates)})"
-        )
+        problems.add("gates", f"must be a list of {{metric, threshold, ...}} mappings (got {describe(raw_gates)})")
         return ()
     gates: list[Gate] = []
     for i, item in enumerate(raw_gates):

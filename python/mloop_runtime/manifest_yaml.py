@@ -112,9 +112,7 @@ def _construct_plain_mapping(loader: _BoundedLoader, node: yaml.MappingNode) -> 
             )
         key = loader.construct_object(key_node)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node)
 

@@ -32,13 +32,9 @@ def _as_array(value: Any, what: str, dtype: str | None = None) -> np.ndarray:
     # Ragged lists or non-numeric probabilities make numpy raise: that is the user's
     # contract violation, not a runtime bug.
     try:
-        return np.asarray(
-            value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value, dtype=dtype
-        )
+        return np.asarray(value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value, dtype=dtype)
     except (TypeError, ValueError) as exc:
-        raise TrainingFailed(
-            f"predict contract: {what} is not a proper array ({describe_exception(exc)})"
-        ) from exc
+        raise TrainingFailed(f"predict contract: {what} is not a proper array ({describe_exception(exc)})") from exc
 
 
 def _as_1d(value: Any, what: str, rows: int) -> np.ndarray:
@@ -46,9 +42,7 @@ def _as_1d(value: Any, what: str, rows: int) -> np.ndarray:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]  # a single-column frame/array is a vector
     if array.ndim != 1 or len(array) != rows:
-        raise TrainingFailed(
-            f"predict contract: {what} must have one value per row ({rows}), got shape {array.shape}"
-        )
+        raise TrainingFailed(f"predict contract: {what} must have one value per row ({rows}), got shape {array.shape}")
     return array
 
 
@@ -169,9 +163,7 @@ def _root_mean_square_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return 2 * scale * math.sqrt(float(np.mean((half / scale) ** 2)))
 
 
-def regression_metrics(
-    names: Sequence[str], y_true: np.ndarray, output: PredictOutput
-) -> dict[str, float | None]:
+def regression_metrics(names: Sequence[str], y_true: np.ndarray, output: PredictOutput) -> dict[str, float | None]:
     from sklearn import metrics as skm  # imported late, see classification_metrics
 
     try:

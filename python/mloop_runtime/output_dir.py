@@ -30,9 +30,7 @@ class StagedOutputDir:
     def __enter__(self) -> StagedOutputDir:
         check_output_target(self.final)
         self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(
-            tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial", dir=self.final.parent)
-        )
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial", dir=self.final.parent))
         os.chmod(self.path, 0o755)  # mkdtemp's 0700 would surprise whoever reads the artifact
         return self
 

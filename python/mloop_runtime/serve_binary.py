@@ -4,8 +4,9 @@ A request with the `Inference-Header-Content-Length: L` header is a JSON header 
 followed by the raw values of every input whose `parameters.binary_data_size` says how many
 bytes it takes, in the order of `inputs`: fixed-size datatypes as little-endian numbers in
 row-major order, BYTES as a 4-byte little-endian length before each element. The binary
-values become the input's `data` list, so both forms go through the same checks in
-serve_request (tritonclient sends binary inputs unless told otherwise).
+values become the input's `data` (a numpy array for fixed-size datatypes, a list of text for
+BYTES), so both forms go through the same checks in serve_request (tritonclient sends
+binary inputs unless told otherwise).
 
 Outputs are sent as binary when asked: `parameters.binary_data_output: true` for all of
 them (what tritonclient asks when it names no outputs), or `parameters.binary_data: true`
@@ -93,7 +94,7 @@ def _decode_bytes_elements(name: str, raw: bytes, count: int) -> list[str]:
     return values
 
 
-def _decode_values(name: str, datatype: Any, shape: Any, raw: bytes) -> list[Any]:
+def _decode_values(name: str, datatype: Any, shape: Any, raw: bytes) -> list[Any] | np.ndarray:
     count = _element_count(name, shape)
     if datatype == "BYTES":
         return _decode_bytes_elements(name, raw, count)
@@ -105,8 +106,9 @@ def _decode_values(name: str, datatype: Any, shape: Any, raw: bytes) -> list[Any
         raise BadRequest(
             f"input {name!r}: binary_data_size {len(raw)} is not {count} {datatype} values ({count * size} bytes)"
         )
-    # Python numbers, as JSON would have given them (NaN stays NaN: a missing value).
-    return list(np.frombuffer(raw, dtype=dtype).tolist())
+    # Kept as an array: serve_request checks and converts it whole instead of value by value
+    # (NaN stays NaN: a missing value).
+    return np.frombuffer(raw, dtype=dtype)
 
 
 def _split_header(body: bytes, header_value: str) -> tuple[dict[str, Any], bytes]:
@@ -207,9 +209,7 @@ def encode_response(response: dict[str, Any], request: dict[str, Any]) -> dict[s
     if names is not None:
         unknown = [n for n in names if n not in produced]
         if unknown:
-            raise BadRequest(
-                f"output {unknown[0]!r} is not an output of this model (it returns {', '.join(produced)})"
-            )
+            raise BadRequest(f"output {unknown[0]!r} is not an output of this model (it returns {', '.join(produced)})")
     selected = [produced[n] for n in names] if names is not None else list(response["outputs"])
     if not any(binary.get(o["name"], binary["*"]) for o in selected):
         return {**response, "outputs": selected}

@@ -131,14 +131,10 @@ def _run_serve(options: ServeOptions, writer: ProtocolWriter) -> None:
         try:
             server = make_server(options.host, options.port, served, options.log_requests)
         except OSError as exc:  # port taken, unknown host, no permission
-            raise UsageError(
-                f"cannot listen on {options.host}:{options.port}: {describe_exception(exc)}"
-            ) from exc
+            raise UsageError(f"cannot listen on {options.host}:{options.port}: {describe_exception(exc)}") from exc
         host, port = server.server_address[:2]
         _serve_until_stop_signal(
             server,
-            lambda: writer.emit(
-                "ready", host=host, port=port, model=options.model_name, version=options.model_version
-            ),
+            lambda: writer.emit("ready", host=host, port=port, model=options.model_name, version=options.model_version),
             watch_parent=options.pid_file is None,
         )

@@ -160,6 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
         # StreamRequestHandler.setup with deadline-bound reads and writes instead of a
         # per-recv timeout.
         self.connection = self.request
+        # The status line and headers go out in one send and the body in another: with Nagle's
+        # algorithm the body waits for the client's (delayed, up to 40 ms) ACK of the headers.
+        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._io = DeadlineSocketIO(self.connection, self.server.limits)
         self.rfile = io.BufferedReader(self._io)
         self.wfile = self._io
@@ -186,9 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_pending = False
         ok = super().parse_request()
         if ok:
-            self._body_pending = (
-                "Transfer-Encoding" in self.headers or self.headers.get("Content-Length", "0") != "0"
-            )
+            self._body_pending = "Transfer-Encoding" in self.headers or self.headers.get("Content-Length", "0") != "0"
         return ok
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -244,15 +246,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Reply(HTTPStatus.NOT_FOUND, f"no such endpoint: {method} {path}")
         name, rest = parts[2], parts[3:]
         if name != served.name:
-            raise _Reply(
-                HTTPStatus.NOT_FOUND, f"model {name!r} not found (this server serves model {served.name!r})"
-            )
+            raise _Reply(HTTPStatus.NOT_FOUND, f"model {name!r} not found (this server serves model {served.name!r})")
         if rest[:1] == ["versions"] and len(rest) >= 2:
             if rest[1] != served.version:
                 raise _Reply(
                     HTTPStatus.NOT_FOUND,
-                    f"model {name!r} has no version {rest[1]!r} "
-                    f"(this server serves version {served.version!r})",
+                    f"model {name!r} has no version {rest[1]!r} (this server serves version {served.version!r})",
                 )
             rest = rest[2:]
         if rest == []:
@@ -268,9 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _allow(self, method: str, allowed: str) -> None:
         if method != allowed:
-            raise _Reply(
-                HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed here (use {allowed})", allow=allowed
-            )
+            raise _Reply(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed here (use {allowed})", allow=allowed)
 
     def _infer(self) -> tuple[HTTPStatus | None, Any]:
         body = self._read_body()
@@ -305,9 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         if "Transfer-Encoding" in self.headers:
             self.close_connection = True
-            raise _Reply(
-                HTTPStatus.LENGTH_REQUIRED, "chunked request bodies are not supported: send Content-Length"
-            )
+            raise _Reply(HTTPStatus.LENGTH_REQUIRED, "chunked request bodies are not supported: send Content-Length")
         text = self.headers.get("Content-Length")
         if text is None:
             raise _Reply(HTTPStatus.LENGTH_REQUIRED, "the request needs a Content-Length header")

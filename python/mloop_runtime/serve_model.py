@@ -139,8 +139,7 @@ class ServedModel:
             "versions": [self.version],
             "platform": PLATFORM,
             "inputs": [
-                {"name": f.name, "datatype": FEATURE_DATATYPES[f.type], "shape": [-1]}
-                for f in self.manifest.features
+                {"name": f.name, "datatype": FEATURE_DATATYPES[f.type], "shape": [-1]} for f in self.manifest.features
             ],
             "outputs": outputs,
         }
@@ -159,8 +158,7 @@ class ServedModel:
                     predictions = output.predictions.astype("float64")
                 except (TypeError, ValueError) as exc:
                     raise TrainingFailed(
-                        "predict contract: regression predictions must be numbers "
-                        f"({describe_exception(exc)})"
+                        f"predict contract: regression predictions must be numbers ({describe_exception(exc)})"
                     ) from exc
                 return [_tensor("predictions", predictions, "FP64")]
             # Classification: the class labels themselves are not needed, only their number.

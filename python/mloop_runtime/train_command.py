@@ -61,9 +61,7 @@ def run_train(options: TrainOptions, writer: ProtocolWriter) -> dict[str, Any]:
             json.loads(json.dumps(params)),
         )
         if model is None:
-            raise TrainingFailed(
-                f"train entrypoint '{manifest.train}' returned None; it must return the fitted model"
-            )
+            raise TrainingFailed(f"train entrypoint '{manifest.train}' returned None; it must return the fitted model")
         writer.progress("train", "done", rows=len(x_train), seconds=round(time.monotonic() - started, 3))
 
         metrics, holdout_output = score_holdout_with_output(manifest, predict, model, split, options.seed, writer)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from mloop_runtime.cli import main
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
@@ -135,9 +134,7 @@ def train_args(model_dir: Path, dataset: Path, out: Path, *extra: str) -> list[s
     return ["train", "--model-dir", str(model_dir), "--dataset", str(dataset), "--out", str(out), *extra]
 
 
-def evaluate_args(
-    model_dir: Path, artifact: Path, dataset: Path, seed: int = 0, fraction: float = 0.2
-) -> list[str]:
+def evaluate_args(model_dir: Path, artifact: Path, dataset: Path, seed: int = 0, fraction: float = 0.2) -> list[str]:
     return [
         "evaluate",
         "--model-dir",

@@ -19,7 +19,6 @@ from conftest import (
     write_model_dir,
     write_regression_csv,
 )
-
 from mloop_runtime.dataset import load_dataset
 from mloop_runtime.errors import DatasetInvalid
 from mloop_runtime.manifest import Manifest, load_manifest
@@ -157,10 +156,7 @@ def test_unsupported_extension(tmp_path: Path) -> None:
     run = run_in_process(train_args(model_dir, data, tmp_path / "out"))
 
     assert run.exit_code == 3
-    assert (
-        run.last["message"]
-        == f"{data}: unsupported dataset file extension '.xlsx' (supported: .csv, .parquet)"
-    )
+    assert run.last["message"] == f"{data}: unsupported dataset file extension '.xlsx' (supported: .csv, .parquet)"
     assert "rows" not in run.last  # only row-level problems carry rows
 
 
@@ -182,9 +178,8 @@ PANDAS_MARKERS += ["N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
 def test_missing_markers_are_those_of_pandas() -> None:
-    from pandas._libs.parsers import STR_NA_VALUES
-
     from mloop_runtime.dataset import MISSING_MARKERS
+    from pandas._libs.parsers import STR_NA_VALUES
 
     assert MISSING_MARKERS == STR_NA_VALUES == {"", *PANDAS_MARKERS}
 

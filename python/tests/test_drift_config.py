@@ -10,7 +10,6 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import PYTHON_DIR, classification_manifest, regression_manifest, write_model_dir
-
 from mloop_runtime.drift_config import DriftOverride, MonitoringConfig, Tolerances
 from mloop_runtime.errors import InvalidManifest
 from mloop_runtime.manifest import load_manifest

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
 from mloop_runtime.drift_config import DriftOverride, MonitoringConfig
 from mloop_runtime.drift_data import CurrentWindow
 from mloop_runtime.drift_report import build_report

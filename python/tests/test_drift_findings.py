@@ -4,7 +4,6 @@ predictions outside the training range, a changed or unknown class mix, a spike 
 from __future__ import annotations
 
 import numpy as np
-
 from mloop_runtime.drift_findings import class_mix, null_spike, prediction_out_of_range
 from mloop_runtime.drift_stattests import CategoryPair, CountTable, NumericPair
 

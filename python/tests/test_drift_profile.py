@@ -22,7 +22,6 @@ from conftest import (
     write_model_dir,
     write_regression_csv,
 )
-
 from mloop_runtime.holdout import split_holdout
 from mloop_runtime.profile_build import PROFILE_FORMAT, sample_positions
 from mloop_runtime.profile_format import load_profile

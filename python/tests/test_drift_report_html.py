@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from test_drift_edge_cases import column, profile
-
 from mloop_runtime.drift_data import CurrentWindow
 from mloop_runtime.drift_report import build_report
 from mloop_runtime.report_html import render_report
+from test_drift_edge_cases import column, profile
 
 RNG = np.random.default_rng(3)
 

@@ -11,9 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-from scipy.spatial import distance
-
 from mloop_runtime.drift_bins import histogram_counts, sturges_edges
 from mloop_runtime.drift_catalog import STAT_TESTS, default_test
 from mloop_runtime.drift_stattests import (
@@ -29,6 +26,8 @@ from mloop_runtime.drift_stattests import (
     wasserstein,
     z,
 )
+from scipy import stats
+from scipy.spatial import distance
 
 TOLERANCE = 1e-9
 RNG = np.random.default_rng(20240611)

@@ -15,7 +15,6 @@ from conftest import (
     train_args,
     write_model_dir,
 )
-
 from mloop_runtime.holdout import holdout_digest, split_holdout
 
 EXAMPLE_MODEL = PYTHON_DIR.parent / "examples" / "predictive-maintenance" / "model"
@@ -31,9 +30,7 @@ def trained(tmp_path: Path, model_dir: Path, dataset: Path, *extra: str) -> tupl
 def test_train_result_echoes_manifest_and_holdout(
     tmp_path: Path, classifier_dir: Path, classification_csv: Path
 ) -> None:
-    _, result = trained(
-        tmp_path, classifier_dir, classification_csv, "--seed", "5", "--holdout-fraction", "0.25"
-    )
+    _, result = trained(tmp_path, classifier_dir, classification_csv, "--seed", "5", "--holdout-fraction", "0.25")
 
     assert result["manifest"] == {
         "name": "toy-classifier",
@@ -80,9 +77,7 @@ def test_evaluating_trains_own_artifact_reproduces_its_metrics(
     ]
 
 
-def test_another_seed_gives_another_holdout(
-    tmp_path: Path, classifier_dir: Path, classification_csv: Path
-) -> None:
+def test_another_seed_gives_another_holdout(tmp_path: Path, classifier_dir: Path, classification_csv: Path) -> None:
     artifact, train_result = trained(tmp_path, classifier_dir, classification_csv, "--seed", "7")
 
     run = run_in_process(evaluate_args(classifier_dir, artifact, classification_csv, seed=8))
@@ -95,9 +90,7 @@ def test_champion_reads_only_its_own_features(tmp_path: Path, classification_csv
     # The champion was trained on x1, x2; today's dataset has gained a column it never saw.
     champion = write_model_dir(
         tmp_path / "champion",
-        classification_manifest(
-            features=[{"name": "x1", "type": "number"}, {"name": "x2", "type": "number"}]
-        ),
+        classification_manifest(features=[{"name": "x1", "type": "number"}, {"name": "x2", "type": "number"}]),
     )
     artifact, train_result = trained(tmp_path, champion, classification_csv)
     today = tmp_path / "today.parquet"
@@ -138,9 +131,7 @@ def test_unloadable_artifact(tmp_path: Path, classifier_dir: Path, classificatio
     assert run.last["traceback_tail"]
 
 
-def test_predict_raising_names_the_exception(
-    tmp_path: Path, classifier_dir: Path, classification_csv: Path
-) -> None:
+def test_predict_raising_names_the_exception(tmp_path: Path, classifier_dir: Path, classification_csv: Path) -> None:
     artifact, _ = trained(tmp_path, classifier_dir, classification_csv)
     broken = write_model_dir(
         tmp_path / "broken",
@@ -189,9 +180,7 @@ def test_dataset_and_manifest_errors_keep_their_exit_codes(
     assert (manifest_run.exit_code, manifest_run.last["kind"]) == (2, "InvalidManifest")
 
 
-def test_seed_and_fraction_are_required(
-    tmp_path: Path, classifier_dir: Path, classification_csv: Path
-) -> None:
+def test_seed_and_fraction_are_required(tmp_path: Path, classifier_dir: Path, classification_csv: Path) -> None:
     args = evaluate_args(classifier_dir, tmp_path / "m.joblib", classification_csv)[:-4]
 
     run = run_in_process(args)
@@ -214,12 +203,7 @@ def machines(rows: int, seed: int) -> pd.DataFrame:
             "operating_hours": (10_000 + 6_000 * wear + 1_000 * rng.normal(size=rows)).round(0),
         }
     )
-    z = (
-        -2
-        + 0.16 * (frame.temperature_c - 70)
-        + 0.9 * (frame.vibration_mm_s - 4)
-        - 1.5 * (frame.pressure_bar - 5)
-    )
+    z = -2 + 0.16 * (frame.temperature_c - 70) + 0.9 * (frame.vibration_mm_s - 4) - 1.5 * (frame.pressure_bar - 5)
     frame["failure"] = (rng.random(rows) < 1 / (1 + np.exp(-z))).astype(int)
     return frame
 
@@ -228,9 +212,7 @@ def test_example_model_train_then_evaluate(tmp_path: Path) -> None:
     # In-process: `evaluate` shares the process entry (and its tests) with `train`.
     csv = tmp_path / "machines.csv"
     machines(400, seed=1).to_csv(csv, index=False)
-    artifact, train_result = trained(
-        tmp_path, EXAMPLE_MODEL, csv, "--seed", "3", "--params", '{"n_estimators": 20}'
-    )
+    artifact, train_result = trained(tmp_path, EXAMPLE_MODEL, csv, "--seed", "3", "--params", '{"n_estimators": 20}')
 
     run = run_in_process(evaluate_args(EXAMPLE_MODEL, artifact, csv, seed=3))
 

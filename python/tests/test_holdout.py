@@ -6,7 +6,6 @@ import hashlib
 
 import numpy as np
 import pytest
-
 from mloop_runtime.holdout import holdout_digest, holdout_size, split_holdout
 
 

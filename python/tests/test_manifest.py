@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import classification_manifest, write_model_dir
-
 from mloop_runtime.entrypoints import Entrypoint
 from mloop_runtime.errors import InvalidManifest
 from mloop_runtime.manifest import Feature, load_manifest
@@ -49,9 +48,7 @@ def test_bad_task(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "entrypoint", ["train.train", "train:", ":train", "train:train:x", "my-module:train", 42]
-)
+@pytest.mark.parametrize("entrypoint", ["train.train", "train:", ":train", "train:train:x", "my-module:train", 42])
 def test_bad_entrypoint_format(tmp_path: Path, entrypoint: object) -> None:
     [problem] = problems_for(tmp_path, classification_manifest(train=entrypoint))
     assert "field 'train': must be \"module:function\"" in problem

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import classification_manifest, regression_manifest, write_model_dir
-from test_manifest import problems_for
-
 from mloop_runtime.manifest import Feature, Gate, load_manifest
+from test_manifest import problems_for
 
 X1 = {"name": "x1", "type": "number"}
 SITE = {"name": "site", "type": "string"}
@@ -135,15 +134,11 @@ def test_lower_is_better_metrics_default_to_greater_is_better_false(tmp_path: Pa
 )
 def test_invalid_gates(tmp_path: Path, gates: Any, field: str, reason: str) -> None:
     path = tmp_path / "model" / "mloop.yaml"
-    assert problems_for(tmp_path, classification_manifest(gates=[gates])) == [
-        f"{path}: field '{field}': {reason}"
-    ]
+    assert problems_for(tmp_path, classification_manifest(gates=[gates])) == [f"{path}: field '{field}': {reason}"]
 
 
 def test_gate_metric_must_be_reported(tmp_path: Path) -> None:
-    manifest = classification_manifest(
-        metrics=["accuracy", "f1"], gates=[{"metric": "roc_auc", "threshold": 0.7}]
-    )
+    manifest = classification_manifest(metrics=["accuracy", "f1"], gates=[{"metric": "roc_auc", "threshold": 0.7}])
     [problem] = problems_for(tmp_path, manifest)
     assert problem.endswith("field 'gates[0].metric': 'roc_auc' is not in metrics (accuracy, f1)")
 
@@ -168,9 +163,7 @@ def test_summary_echoed_in_results(tmp_path: Path) -> None:
     manifest = load_manifest(
         write_model_dir(
             tmp_path / "m",
-            classification_manifest(
-                metrics=["roc_auc", "f1"], gates=[{"metric": "roc_auc", "threshold": 0.8}]
-            ),
+            classification_manifest(metrics=["roc_auc", "f1"], gates=[{"metric": "roc_auc", "threshold": 0.8}]),
         )
     )
 

@@ -10,7 +10,6 @@ import jsonschema
 import pytest
 import yaml
 from conftest import PYTHON_DIR, classification_manifest, regression_manifest, write_model_dir
-
 from mloop_runtime.errors import InvalidManifest
 from mloop_runtime.manifest import FEATURE_TYPES, METRICS_BY_TASK, TASKS, load_manifest
 
@@ -94,12 +93,8 @@ INVALID = {
     "empty features": classification_manifest(features=[]),
     "bad feature type": classification_manifest(features=[{"name": "x1", "type": "float"}]),
     "min on a string": classification_manifest(features=[{"name": "s", "type": "string", "min": 0}]),
-    "categories on a number": classification_manifest(
-        features=[{"name": "x", "type": "number", "categories": ["a"]}]
-    ),
-    "duplicate category": classification_manifest(
-        features=[{"name": "s", "type": "string", "categories": ["a", "a"]}]
-    ),
+    "categories on a number": classification_manifest(features=[{"name": "x", "type": "number", "categories": ["a"]}]),
+    "duplicate category": classification_manifest(features=[{"name": "s", "type": "string", "categories": ["a", "a"]}]),
     "metric of the other task": classification_manifest(metrics=["rmse"]),
     "gate metric of the other task": regression_manifest(gates=[{"metric": "roc_auc", "threshold": 0.5}]),
     "gate without condition": classification_manifest(gates=[{"metric": "f1", "greater_is_better": True}]),

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import classification_manifest, run_in_process, train_args, write_model_dir
-
 from mloop_runtime.errors import InvalidManifest
 from mloop_runtime.manifest import load_manifest
 from mloop_runtime.manifest_yaml import MAX_MANIFEST_BYTES

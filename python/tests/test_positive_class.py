@@ -24,14 +24,13 @@ from conftest import (
     train_args,
     write_model_dir,
 )
-from sklearn import metrics as skm
-from sklearn.linear_model import LogisticRegression
-
 from mloop_runtime.errors import DatasetInvalid, InvalidManifest
 from mloop_runtime.holdout import split_holdout
 from mloop_runtime.manifest import load_manifest
 from mloop_runtime.metrics import PredictOutput, positive_class, regression_metrics
 from mloop_runtime.serve_model import ServedModel
+from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
 
 WHERE = "mloop.yaml: field 'positive_class'"
 
@@ -65,8 +64,6 @@ def _yes_no_csv(path: Path, rows: int = 200) -> Path:
     label = np.where(x1 + 0.5 * x2 + rng.normal(scale=0.8, size=rows) > 0.3, "yes", "no")
     pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "site": "n", "label": label}).to_csv(path, index=False)
     return path
-
-
 
 
 @pytest.mark.parametrize(("declared", "positive"), [(None, "yes"), ("no", "no")])
@@ -152,7 +149,6 @@ def test_rmse_of_a_diverging_prediction_is_its_size_not_missing() -> None:
     assert metrics["rmse"] == pytest.approx(5e199, rel=1e-12)
     beyond = regression_metrics(["rmse"], np.array([-1.5e308]), PredictOutput(np.array([1.5e308]), None))
     assert beyond["rmse"] is None  # beyond the double range: JSON has no inf
-
 
 
 def test_serving_answers_the_probability_of_the_declared_positive_class(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import json
 import sys
 
 import numpy as np
-
 from mloop_runtime.protocol import MAX_LOG_LINE_CHARS, ProtocolWriter, user_output_captured
 
 
@@ -17,9 +16,7 @@ def events_of(stream: io.StringIO) -> list[dict]:
 
 def test_non_finite_numbers_become_null_and_numpy_values_plain() -> None:
     stream = io.StringIO()
-    ProtocolWriter(stream).emit(
-        "result", metrics={"r2": float("nan"), "mae": np.float64(0.5), "n": np.int64(3)}
-    )
+    ProtocolWriter(stream).emit("result", metrics={"r2": float("nan"), "mae": np.float64(0.5), "n": np.int64(3)})
 
     assert stream.getvalue() == '{"event":"result","metrics":{"r2":null,"mae":0.5,"n":3}}\n'
 

@@ -34,7 +34,6 @@ from conftest import (
     write_model_dir,
     write_regression_csv,
 )
-
 from mloop_runtime.dataset import load_dataset
 from mloop_runtime.entrypoints import load_entrypoint, user_modules_importable
 from mloop_runtime.manifest import Manifest, load_manifest
@@ -173,9 +172,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
     servers = {"classifier": launch(model_dir, train(root, model_dir, dataset), "toy-classifier", "7")}
 
     root = tmp_path_factory.mktemp("served-regressor")
-    model_dir = write_model_dir(
-        root / "model", regression_manifest(), REGRESSOR_TRAIN, SLOW_REGRESSOR_PREDICT
-    )
+    model_dir = write_model_dir(root / "model", regression_manifest(), REGRESSOR_TRAIN, SLOW_REGRESSOR_PREDICT)
     dataset = write_regression_csv(root / "data.csv")
     servers["regressor"] = launch(model_dir, train(root, model_dir, dataset), "toy-regressor", "v1")
     try:
@@ -254,9 +251,7 @@ def test_model_metadata_and_readiness(classifier: Server) -> None:
         ("/v2/models/toy-classifier/infer", "GET", 405, "GET is not allowed here (use POST)"),
     ],
 )
-def test_unknown_model_version_or_endpoint(
-    classifier: Server, path: str, method: str, status: int, error: str
-) -> None:
+def test_unknown_model_version_or_endpoint(classifier: Server, path: str, method: str, status: int, error: str) -> None:
     body = {"inputs": []} if method == "POST" else None
 
     code, answer = classifier.call(path, body, method)
@@ -265,12 +260,8 @@ def test_unknown_model_version_or_endpoint(
     assert error in answer["error"]
 
 
-@pytest.mark.parametrize(
-    "path", ["/v2/models/toy-classifier/infer", "/v2/models/toy-classifier/versions/7/infer"]
-)
-def test_batch_infer_matches_the_predict_entrypoint(
-    classifier: Server, rows: pd.DataFrame, path: str
-) -> None:
+@pytest.mark.parametrize("path", ["/v2/models/toy-classifier/infer", "/v2/models/toy-classifier/versions/7/infer"])
+def test_batch_infer_matches_the_predict_entrypoint(classifier: Server, rows: pd.DataFrame, path: str) -> None:
     frame = rows.copy()
     frame.loc[4, "site"] = np.nan  # a missing value travels as null and becomes NaN again
     calls_log = classifier.model_dir / "calls.log"
@@ -303,16 +294,12 @@ def test_batch_infer_matches_the_predict_entrypoint(
     assert len(set(answer["outputs"][0]["data"])) == 2  # both classes occur: a real comparison
 
 
-def test_concurrent_requests_get_identical_answers_and_fresh_ids(
-    classifier: Server, rows: pd.DataFrame
-) -> None:
+def test_concurrent_requests_get_identical_answers_and_fresh_ids(classifier: Server, rows: pd.DataFrame) -> None:
     body = infer_body(classifier, rows, parameters={"ignored": True})
     body["inputs"].append({"name": "not_a_feature", "shape": [1], "datatype": "BYTES", "data": [1, 2]})
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(
-            pool.map(lambda _: classifier.call("/v2/models/toy-classifier/infer", body), range(12))
-        )
+        answers = list(pool.map(lambda _: classifier.call("/v2/models/toy-classifier/infer", body), range(12)))
 
     assert [status for status, _ in answers] == [200] * 12
     assert all(a["outputs"] == answers[0][1]["outputs"] for _, a in answers)
@@ -377,8 +364,7 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
     (
         "wrong types",
         lambda c, r: _changed(c, r, x2={"data": [0.5, "1.5", True, None]}),
-        "2 bad values: input 'x2', data[1]: \"1.5\" is not a number; "
-        "input 'x2', data[2]: true is not a number",
+        "2 bad values: input 'x2', data[1]: \"1.5\" is not a number; input 'x2', data[2]: true is not a number",
     ),
     (
         "wrong datatype",
@@ -493,9 +479,7 @@ def test_regression_infer_and_graceful_sigterm(launched: dict[str, Server]) -> N
         slow: dict[str, Any] = {}
 
         def call_slow() -> None:
-            slow["answer"] = server.call(
-                "/v2/models/toy-regressor/infer", {"inputs": tensors(manifest, slow_frame)}
-            )
+            slow["answer"] = server.call("/v2/models/toy-regressor/infer", {"inputs": tensors(manifest, slow_frame)})
 
         caller = threading.Thread(target=call_slow)
         caller.start()
@@ -528,8 +512,21 @@ def test_server_stops_when_its_parent_dies(tmp_path: Path) -> None:
     model_dir = write_model_dir(tmp_path / "model", regression_manifest(), REGRESSOR_TRAIN, SLOW_REGRESSOR_PREDICT)
     artifact = train(tmp_path, model_dir, write_regression_csv(tmp_path / "data.csv"))
     # A parent that starts the server, says its pid, and is then killed like a crashed worker.
-    launcher = "import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); print(p.pid, flush=True); time.sleep(600)"
-    args = ["--model-dir", str(model_dir), "--artifact", str(artifact), "--model-name", "orphan", "--model-version", "1", "--port", "0"]
+    launcher = (
+        "import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); print(p.pid, flush=True); time.sleep(600)"
+    )
+    args = [
+        "--model-dir",
+        str(model_dir),
+        "--artifact",
+        str(artifact),
+        "--model-name",
+        "orphan",
+        "--model-version",
+        "1",
+        "--port",
+        "0",
+    ]
     env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR), "PYTHONHASHSEED": "0"}
     parent = subprocess.Popen(
         [sys.executable, "-c", launcher, sys.executable, "-m", "mloop_runtime", "serve", *args],

@@ -27,9 +27,14 @@ from conftest import (
     write_classification_csv,
     write_model_dir,
 )
-
+from mloop_runtime import serve_binary
 from mloop_runtime.manifest import Manifest, load_manifest
-from mloop_runtime.serve_binary import HEADER, BinaryResponse, decode_request, encode_response
+from mloop_runtime.serve_binary import (
+    HEADER,
+    BinaryResponse,
+    decode_request,
+    encode_response,
+)
 from mloop_runtime.serve_request import BadRequest, parse_infer_request
 
 MIXED_FEATURES = [
@@ -130,7 +135,8 @@ def test_malformed_binary_requests_are_refused_naming_the_problem() -> None:
     latin, latin_length = binary_body([{"name": "s", "shape": [1], "datatype": "BYTES"}], [b"\1\0\0\0\xff"])
     assert _bad(latin, latin_length).startswith("input 's': element 0 is not UTF-8 text")
     bf16, bf16_length = binary_body([{"name": "a", "shape": [1], "datatype": "BF16"}], [b"\0\0"])
-    assert _bad(bf16, bf16_length) == 'input \'a\': binary data of datatype "BF16" is not supported'
+    assert _bad(bf16, bf16_length) == "input 'a': binary data of datatype \"BF16\" is not supported"
+
     def header(size: int, **fields: Any) -> bytes:
         tensor = {"name": "a", "shape": [1], "datatype": "FP64", "parameters": {"binary_data_size": size}, **fields}
         return json.dumps({"inputs": [tensor]}).encode()
@@ -142,7 +148,7 @@ def test_malformed_binary_requests_are_refused_naming_the_problem() -> None:
         "input 'a': binary_data_size 8 goes past the end of the body (4 bytes of binary data left)"
     )
     negative = header(-1)
-    assert _bad(negative, str(len(negative))) == 'input \'a\': "binary_data_size" must be a number of bytes (got -1)'
+    assert _bad(negative, str(len(negative))) == "input 'a': \"binary_data_size\" must be a number of bytes (got -1)"
 
 
 def test_a_plain_json_body_keeps_its_error_message() -> None:
@@ -305,3 +311,97 @@ def test_a_bad_binary_request_to_the_server_is_400(served: tuple[int, Path]) -> 
         assert json.loads(response.read()) == expected
     finally:
         conn.close()
+
+
+def _outcome(request: dict[str, Any], manifest: Manifest) -> Any:
+    try:
+        return parse_infer_request(request, manifest)[1].to_dict("list")
+    except BadRequest as exc:
+        return exc.message, exc.row_errors
+
+
+@pytest.mark.parametrize(
+    ("feature", "datatype", "values"),
+    [
+        ("a", "FP64", [1.5, np.nan, -np.inf, 1e308]),
+        ("a", "FP32", [0.1, -3.5, np.nan, 7.0]),
+        ("a", "INT64", [2**62 + 1, -(2**63), 0, 5]),
+        ("a", "UINT64", [2**64 - 1, 0, 1, 2**53 + 1]),
+        ("b", "INT64", [2**63 - 1, -(2**63), 0, -1]),
+        ("b", "UINT64", [2**63, 1, 2**64 - 1, 2]),
+        ("b", "UINT8", [255, 0, 1, 2]),
+    ],
+)
+def test_binary_arrays_are_checked_whole_with_the_outcome_of_the_same_values_in_json(
+    mixed: Manifest, feature: str, datatype: str, values: list[Any]
+) -> None:
+    others = {"a": ("FP64", [1.0] * 4), "b": ("INT64", [1] * 4)}
+    array = np.array(values, dtype=serve_binary._DTYPES[datatype])
+    inputs = [
+        {"name": name, "shape": [4], "datatype": dt, "data": data}
+        for name, (dt, data) in others.items()
+        if name != feature
+    ] + [{"name": "s", "shape": [4], "datatype": "BYTES", "data": ["x"] * 4}]
+    body, length = binary_body([*inputs, {"name": feature, "shape": [4], "datatype": datatype}], [array.tobytes()])
+    request = decode_request(body, length)
+    # Kept as an array, not turned into a Python list value by value.
+    assert isinstance(request["inputs"][-1]["data"], np.ndarray)
+    in_json = {"name": feature, "shape": [4], "datatype": datatype, "data": array.tolist()}
+    as_json = json.loads(json.dumps({"inputs": [*inputs, in_json]}))
+    expected = _outcome(as_json, mixed)
+    got = _outcome(request, mixed)
+    if isinstance(expected, dict):
+        pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(expected))
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("datatype", "a", "b"),
+    [
+        ("FP64", [0.0, 10.0, np.nan, 5.5], [-3, 3, 0, 1]),  # all within: the frame as converted
+        ("FP64", [-0.5, 10.0, np.inf, 5.5], [-3, 3, 0, 1]),  # below min, above max
+        ("INT64", [0, 10, 11, 5], [-3, 4, 0, -4]),  # above max; integer feature out of range
+        ("FP32", [0.1, 9.9, np.nan, 1.0], [-3, 3, 0, 1]),
+    ],
+)
+def test_binary_arrays_meet_the_features_range_as_json_values_do(
+    tmp_path: Path, datatype: str, a: list[Any], b: list[int]
+) -> None:
+    features = [
+        {"name": "a", "type": "number", "min": 0, "max": 10},
+        {"name": "b", "type": "integer", "min": -3, "max": 3},
+    ]
+    bounded = load_manifest(write_model_dir(tmp_path / "model", regression_manifest(features=features)))
+    arrays = {"a": np.array(a, dtype=serve_binary._DTYPES[datatype]), "b": np.array(b, dtype="<i8")}
+    tensors = [{"name": "a", "shape": [4], "datatype": datatype}, {"name": "b", "shape": [4], "datatype": "INT64"}]
+    body, length = binary_body([dict(t) for t in tensors], [arrays["a"].tobytes(), arrays["b"].tobytes()])
+    as_json = json.loads(json.dumps({"inputs": [{**t, "data": arrays[t["name"]].tolist()} for t in tensors]}))
+    expected = _outcome(as_json, bounded)
+    got = _outcome(decode_request(body, length), bounded)
+    if isinstance(expected, dict):
+        pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(expected))
+    else:
+        assert got == expected
+
+
+def test_binary_columns_within_range_skip_the_per_column_pandas_conversion(
+    mixed: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mloop_runtime import serve_request
+
+    converted: list[str] = []
+
+    def counting(convert: Any) -> Any:
+        def wrapper(raw: pd.Series, feature: Any, *rest: Any) -> pd.Series:
+            converted.append(feature.name)
+            return convert(raw, feature, *rest)
+
+        return wrapper
+
+    monkeypatch.setattr(serve_request, "_CONVERTERS", {k: counting(f) for k, f in serve_request._CONVERTERS.items()})
+    body, length = mixed_binary()
+    _, frame = parse_infer_request(decode_request(body, length), mixed)
+    # Numbers and integers came as arrays within (absent) bounds; only the text column is converted.
+    assert converted == ["s"]
+    assert frame["b"].tolist() == [3, -7, 2**31 - 1]

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-
 from mloop_runtime.serve_connection import ServerLimits
 from mloop_runtime.serve_http import InferenceServer, make_server
 from mloop_runtime.serve_model import ServedModel
@@ -166,3 +165,21 @@ def test_keep_alive_requests_each_get_their_own_deadline(serve: Any) -> None:
                 data += sock.recv(65536)
             assert data.startswith(b"HTTP/1.1 200 OK")
             time.sleep(0.8)
+
+
+def test_keep_alive_answers_are_not_held_back_by_nagle_and_delayed_acks(serve: Any) -> None:
+    # Headers and body leave in two sends; with Nagle's algorithm on, the body waits for the
+    # client's ACK of the headers, which a delayed ACK holds up to 40 ms: 20 requests took > 0.8 s.
+    server = serve(ServerLimits())
+    with _connect(server) as sock:
+        reader = sock.makefile("rb")
+        started = time.monotonic()
+        for _ in range(20):
+            sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert reader.read(length) == b'{"live":true}'
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.4, f"20 keep-alive requests took {elapsed:.2f} s"

@@ -19,7 +19,6 @@ from conftest import (
     train_args,
     write_model_dir,
 )
-
 from mloop_runtime.dataset import load_dataset
 from mloop_runtime.errors import TrainingFailed
 from mloop_runtime.manifest import Manifest, load_manifest
@@ -111,9 +110,7 @@ def test_bad_values_are_listed_by_row_then_feature_up_to_ten(mixed: Manifest) ->
     with pytest.raises(BadRequest) as caught:
         parse_infer_request(request, mixed)
     message = caught.value.message
-    assert message.startswith(
-        "12 bad values: input 'a', data[0]: below the declared minimum 0; input 'a', data[1]: "
-    )
+    assert message.startswith("12 bad values: input 'a', data[0]: below the declared minimum 0; input 'a', data[1]: ")
     assert message.endswith("input 'a', data[9]: below the declared minimum 0; ... and 2 more")
 
 
@@ -161,7 +158,7 @@ def test_deeply_nested_bodies_are_refused_without_recursion(mixed: Manifest, lev
 def test_nesting_up_to_64_levels_and_brackets_in_strings_are_fine(mixed: Manifest) -> None:
     for request_body in (
         nested(64),
-        b'{"inputs": [], "parameters": {"p": "' + b"[{" * 50_000 + b'\\\"]"}}',
+        b'{"inputs": [], "parameters": {"p": "' + b"[{" * 50_000 + b'\\"]"}}',
     ):
         with pytest.raises(BadRequest) as caught:
             parse_infer_request(request_body, mixed)
@@ -296,8 +293,6 @@ def test_startup_errors_have_evaluates_kinds_and_exit_codes(tmp_path: Path, clas
     }
     assert all(len(run.events) == 1 for run in runs.values())  # the error event only
     assert runs["missing artifact"].last["message"] == f"artifact {tmp_path / 'gone.joblib'}: file not found"
-    assert (
-        runs["broken artifact"].last["message"].startswith(f"loading the artifact {broken_artifact} failed: ")
-    )
+    assert runs["broken artifact"].last["message"].startswith(f"loading the artifact {broken_artifact} failed: ")
     assert runs["port taken"].last["message"].startswith(f"cannot listen on 127.0.0.1:{port}: ")
     assert "--port: must be between 0 (any free port) and 65535" in runs["bad port"].last["message"]

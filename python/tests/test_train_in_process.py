@@ -38,12 +38,8 @@ def test_same_inputs_give_byte_identical_artifacts_in_process(
 ) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
 
-    assert (
-        run_in_process(train_args(classifier_dir, classification_csv, first, "--seed", "11")).exit_code == 0
-    )
-    assert (
-        run_in_process(train_args(classifier_dir, classification_csv, second, "--seed", "11")).exit_code == 0
-    )
+    assert run_in_process(train_args(classifier_dir, classification_csv, first, "--seed", "11")).exit_code == 0
+    assert run_in_process(train_args(classifier_dir, classification_csv, second, "--seed", "11")).exit_code == 0
 
     assert (first / "model.joblib").read_bytes() == (second / "model.joblib").read_bytes()
     assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
@@ -60,9 +56,7 @@ def test_seed_changes_the_holdout(tmp_path: Path, classifier_dir: Path, classifi
 def test_params_override_is_merged_over_manifest_defaults(tmp_path: Path, classification_csv: Path) -> None:
     model_dir = write_model_dir(tmp_path / "model", classification_manifest(params={"C": 1.0, "keep": "me"}))
 
-    run = run_in_process(
-        train_args(model_dir, classification_csv, tmp_path / "out", "--params", '{"C": 0.25}')
-    )
+    run = run_in_process(train_args(model_dir, classification_csv, tmp_path / "out", "--params", '{"C": 0.25}'))
 
     assert run.exit_code == 0, run.events
     assert run.last["params"] == {"C": 0.25, "keep": "me"}
@@ -79,9 +73,7 @@ def test_manifest_metrics_select_what_is_reported(tmp_path: Path, classification
 
 def test_labels_only_predict_gives_null_roc_auc(tmp_path: Path, classification_csv: Path) -> None:
     predict_labels = "def predict(model, X):\n    return model.predict(X[['x1', 'x2']])\n"
-    model_dir = write_model_dir(
-        tmp_path / "model", classification_manifest(), CLASSIFIER_TRAIN, predict_labels
-    )
+    model_dir = write_model_dir(tmp_path / "model", classification_manifest(), CLASSIFIER_TRAIN, predict_labels)
 
     run = run_in_process(train_args(model_dir, classification_csv, tmp_path / "out"))
 
@@ -137,9 +129,7 @@ def test_missing_dataset_file(tmp_path: Path, classifier_dir: Path) -> None:
         ),
     ],
 )
-def test_predict_contract_violations(
-    tmp_path: Path, classification_csv: Path, predict_py: str, message: str
-) -> None:
+def test_predict_contract_violations(tmp_path: Path, classification_csv: Path, predict_py: str, message: str) -> None:
     model_dir = write_model_dir(tmp_path / "model", classification_manifest(), CLASSIFIER_TRAIN, predict_py)
     out = tmp_path / "out"
 
@@ -152,9 +142,7 @@ def test_predict_contract_violations(
 
 
 def test_train_returning_none(tmp_path: Path, classification_csv: Path) -> None:
-    model_dir = write_model_dir(
-        tmp_path / "model", classification_manifest(), "def train(X, y, params):\n    pass\n"
-    )
+    model_dir = write_model_dir(tmp_path / "model", classification_manifest(), "def train(X, y, params):\n    pass\n")
 
     run = run_in_process(train_args(model_dir, classification_csv, tmp_path / "out"))
 
@@ -191,10 +179,7 @@ def test_missing_entrypoint_function(tmp_path: Path, classification_csv: Path) -
     run = run_in_process(train_args(model_dir, classification_csv, tmp_path / "out"))
 
     assert run.exit_code == 2
-    assert (
-        run.last["message"]
-        == f"{model_dir / 'mloop.yaml'}: field 'train': module 'train' has no attribute 'fit'"
-    )
+    assert run.last["message"] == f"{model_dir / 'mloop.yaml'}: field 'train': module 'train' has no attribute 'fit'"
 
 
 def test_non_empty_out_dir_is_refused(tmp_path: Path, classifier_dir: Path, classification_csv: Path) -> None:
@@ -248,8 +233,7 @@ def test_unpicklable_model_leaves_nothing_behind(tmp_path: Path, classification_
 def test_multiclass_text_labels(tmp_path: Path) -> None:
     csv = tmp_path / "iris-ish.csv"
     rows = ["x1,x2,site,label"] + [
-        f"{i % 3 + (i % 7) / 10},{(i * 7) % 5},s,{['setosa', 'versicolor', 'virginica'][i % 3]}"
-        for i in range(90)
+        f"{i % 3 + (i % 7) / 10},{(i * 7) % 5},s,{['setosa', 'versicolor', 'virginica'][i % 3]}" for i in range(90)
     ]
     csv.write_text("\n".join(rows) + "\n")
     model_dir = write_model_dir(tmp_path / "model", classification_manifest())

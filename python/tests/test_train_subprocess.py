@@ -45,9 +45,7 @@ def train(X, y, params):
 
 
 def test_classification_happy_path(tmp_path: Path, classification_csv: Path) -> None:
-    model_dir = write_model_dir(
-        tmp_path / "model", classification_manifest(), NOISY_TRAIN, CLASSIFIER_PREDICT
-    )
+    model_dir = write_model_dir(tmp_path / "model", classification_manifest(), NOISY_TRAIN, CLASSIFIER_PREDICT)
     out = tmp_path / "runs" / "run-1"  # parent does not exist yet
 
     run = run_subprocess(train_args(model_dir, classification_csv, out, "--seed", "3"))
@@ -103,9 +101,7 @@ def predict(model, X):
 
 
 def test_two_runs_give_byte_identical_artifacts(tmp_path: Path, classification_csv: Path) -> None:
-    model_dir = write_model_dir(
-        tmp_path / "model", classification_manifest(), SET_HOLDING_TRAIN, DICT_MODEL_PREDICT
-    )
+    model_dir = write_model_dir(tmp_path / "model", classification_manifest(), SET_HOLDING_TRAIN, DICT_MODEL_PREDICT)
     first, second = tmp_path / "first", tmp_path / "second"
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # two separate processes, side by side
@@ -123,9 +119,7 @@ def test_two_runs_give_byte_identical_artifacts(tmp_path: Path, classification_c
 
 
 def test_sigterm_stops_cleanly(tmp_path: Path, classification_csv: Path) -> None:
-    slow_train = (
-        "import time\n\ndef train(X, y, params):\n    print('ready', flush=True)\n    time.sleep(60)\n"
-    )
+    slow_train = "import time\n\ndef train(X, y, params):\n    print('ready', flush=True)\n    time.sleep(60)\n"
     model_dir = write_model_dir(tmp_path / "model", classification_manifest(), slow_train)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
@@ -148,12 +142,8 @@ def test_sigterm_stops_cleanly(tmp_path: Path, classification_csv: Path) -> None
     assert not out.exists()
 
 
-def test_user_code_raising_reports_traceback_and_leaves_no_output(
-    tmp_path: Path, classification_csv: Path
-) -> None:
-    model_dir = write_model_dir(
-        tmp_path / "model", classification_manifest(), FAILING_TRAIN, CLASSIFIER_PREDICT
-    )
+def test_user_code_raising_reports_traceback_and_leaves_no_output(tmp_path: Path, classification_csv: Path) -> None:
+    model_dir = write_model_dir(tmp_path / "model", classification_manifest(), FAILING_TRAIN, CLASSIFIER_PREDICT)
     out = tmp_path / "out"
 
     run = run_subprocess(train_args(model_dir, classification_csv, out))

@@ -1,14 +1,17 @@
 # mloop's own processes: the worker (all task queues) and the HTTP API. Sourced after common.sh.
 
 MLOOP_API_PORT="${MLOOP_API_PORT:-8080}"
+MLOOP_WORKER_METRICS_PORT="${MLOOP_WORKER_METRICS_PORT:-9464}"
 
 app_start() {
   local tsx="$MLOOP_ROOT/node_modules/.bin/tsx"
   [ -x "$tsx" ] || die "node modules are missing; run scripts/setup.sh"
   # core/config.ts derives addresses from the same *_PORT variables the servers were started with.
-  export TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT MLOOP_API_PORT
+  export TEMPORAL_PORT TEMPORAL_UI_PORT KAFKA_PORT MLOOP_API_PORT MLOOP_WORKER_METRICS_PORT
 
   if ! is_running worker; then
+    [ "$MLOOP_WORKER_METRICS_PORT" = 0 ] || ! port_in_use "$MLOOP_WORKER_METRICS_PORT" ||
+      die "port $MLOOP_WORKER_METRICS_PORT is taken by another process; set MLOOP_WORKER_METRICS_PORT or stop it"
     start_bg worker "$MLOOP_DATA/logs/worker.log" "$tsx" "$MLOOP_ROOT/workers/main.ts"
     local i
     for ((i = 0; i < 240; i++)); do
@@ -17,7 +20,7 @@ app_start() {
       sleep 0.25
     done
     grep -q 'mloop worker serving' "$MLOOP_DATA/logs/worker.log" || die "the worker did not start within 60s; see $MLOOP_DATA/logs/worker.log"
-    log "worker ready (log: $MLOOP_DATA/logs/worker.log)"
+    log "worker ready, $(grep -o 'metrics at [^ ]*' "$MLOOP_DATA/logs/worker.log" | tail -n 1) (log: $MLOOP_DATA/logs/worker.log)"
   fi
 
   if ! is_running api; then

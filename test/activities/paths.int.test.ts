@@ -14,7 +14,10 @@ async function innermostFailure(client: Client, id: string): Promise<string> {
   let err = await client.workflow
     .getHandle(id)
     .result()
-    .then(() => undefined, (e: unknown) => e as Error & { cause?: unknown; type?: string });
+    .then(
+      () => undefined,
+      (e: unknown) => e as Error & { cause?: unknown; type?: string },
+    );
   while (err?.cause) err = err.cause as typeof err;
   return err ? `${err.type ?? err.name}: ${err.message}` : 'completed';
 }

@@ -55,10 +55,10 @@ describe('API authentication, roles and allowed hosts', () => {
   it('declares a role for every route, and the samples cover them all', () => {
     const declared = app.routeAccess.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.url} ${r.access}`);
     expect(declared.sort()).toEqual(routeSamples.map((r) => `${r.method} ${r.route} ${r.access}`).sort());
-    // GET routes answer HEAD with the same role.
+    // GET routes answer HEAD with the same role (the public docs pages add HEAD routes of their own).
     expect(
       app.routeAccess
-        .filter((r) => r.method === 'HEAD')
+        .filter((r) => r.method === 'HEAD' && r.access !== 'public')
         .every((h) => app.routeAccess.some((g) => g.method === 'GET' && g.url === h.url && g.access === h.access)),
     ).toBe(true);
   });
@@ -132,8 +132,8 @@ describe('API authentication, roles and allowed hosts', () => {
     temporal.updates.length = 0;
     await noChange();
     expect(await outcome('only-operator')).toEqual(expected('operator'));
-    // A lifecycle and a deploy started, one abort signalled.
-    expect(temporal.starts).toHaveLength(2);
+    // A lifecycle, a deploy, a drift check and a pipeline started, one abort signalled.
+    expect(temporal.starts).toHaveLength(4);
     expect(temporal.signals).toHaveLength(1);
   });
 
@@ -153,7 +153,7 @@ describe('API authentication, roles and allowed hosts', () => {
 
     const aborted = await app.inject({
       method: 'POST',
-      url: '/v1/lifecycles/lifecycle/pm/k1/abort',
+      url: '/v1/lifecycles/pm/k1/abort',
       headers: forged,
       payload: { reason: 'stop' },
     });

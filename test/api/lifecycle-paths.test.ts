@@ -1,20 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
 import { Registry } from '../../core/registry/registry';
+import { recordingTemporal } from '../helpers/recording-temporal';
 import { tempDir } from '../helpers/stack';
 import { as, testAuth } from '../helpers/auth';
 
 /** Which local paths a request may name; the Temporal client only records, to prove nothing starts. */
 describe('POST /v1/lifecycles: local repositories and datasets inside the allowed roots', () => {
-  const starts: unknown[] = [];
-  const start = async (...args: unknown[]) => {
-    starts.push(args);
-    return { firstExecutionRunId: 'run-1' };
-  };
-  const recorder = { workflow: { start } } as unknown as Client;
+  const { client: recorder, starts } = recordingTemporal();
   let app: Awaited<ReturnType<typeof buildApp>>;
   let registry: Registry;
   let root: string;
@@ -29,7 +24,14 @@ describe('POST /v1/lifecycles: local repositories and datasets inside the allowe
     await fs.symlink(path.join(outside, 'secrets.csv'), path.join(root, 'innocent.csv'));
     registry = await Registry.openSqlite(path.join(await tempDir('api-paths-registry'), 'registry.db'));
     const webUiUrl = 'http://127.0.0.1:8233';
-    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, allowedRoots: [root], auth: testAuth });
+    app = await buildApp({
+      temporal: recorder,
+      registry,
+      namespace: 'default',
+      webUiUrl,
+      allowedRoots: [root],
+      auth: testAuth,
+    });
   });
   afterAll(async () => {
     await app.close();

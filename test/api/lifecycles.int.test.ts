@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHistories } from '../helpers/histories';
 import { as } from '../helpers/auth';
-import { buildTestApp } from '../helpers/lifecycle';
+import { buildTestApp, lifecycleUrl } from '../helpers/lifecycle';
 import { createExampleDataset, createExampleModelRepo } from '../helpers/model-repo';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
@@ -45,7 +45,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     const handle = stack.client.workflow.getHandle(id);
     await handle.result();
 
-    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
+    const res = await app.inject({ method: 'GET', url: lifecycleUrl(id), headers: as('only-viewer') });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json<{
       status: string;
@@ -111,7 +111,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
     expect(start.statusCode, start.body).toBe(202);
     const { id } = start.json<{ id: string }>();
     await expect(stack.client.workflow.getHandle(id).result()).rejects.toThrow();
-    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
+    const res = await app.inject({ method: 'GET', url: lifecycleUrl(id), headers: as('only-viewer') });
     const body = res.json<{ status: string; stage: string; error: string; errorType: string }>();
     expect(body.status).toBe('FAILED');
     expect(body.stage).toBe('failed');
@@ -155,7 +155,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
         (err: unknown) => err as Error & { cause?: Error },
       );
     expect(failure?.cause?.message).toMatch(/Traceback[\s\S]*train\.py", line 3/);
-    const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('only-viewer') });
+    const res = await app.inject({ method: 'GET', url: lifecycleUrl(id), headers: as('only-viewer') });
     const body = res.json<{ status: string; error: string; errorType: string }>();
     expect(body.status).toBe('FAILED');
     expect(body.errorType).toBe('TrainingFailed');
@@ -166,7 +166,7 @@ describe('POST /v1/lifecycles against the real Temporal server and Python runtim
   it('answers 404 for an unknown lifecycle', async () => {
     const res = await app.inject({
       method: 'GET',
-      url: '/v1/lifecycles/lifecycle/nope/does-not-exist',
+      url: '/v1/lifecycles/nope/does-not-exist',
       headers: as('only-viewer'),
     });
     expect(res.statusCode).toBe(404);

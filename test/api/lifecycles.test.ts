@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app';
 import { Registry } from '../../core/registry/registry';
 import { as, testAuth } from '../helpers/auth';
+import { recordingTemporal } from '../helpers/recording-temporal';
 import { tempDir } from '../helpers/stack';
 
 /**
@@ -11,8 +11,7 @@ import { tempDir } from '../helpers/stack';
  * workflow starts. The real client is covered by lifecycles.int.test.ts.
  */
 describe('POST /v1/lifecycles input validation', () => {
-  const starts: unknown[] = [];
-  const recorder = { workflow: { start: async (...args: unknown[]) => void starts.push(args) } } as unknown as Client;
+  const { client: recorder, starts } = recordingTemporal();
   let app: Awaited<ReturnType<typeof buildApp>>;
   let registry: Registry;
 
@@ -20,7 +19,14 @@ describe('POST /v1/lifecycles input validation', () => {
     registry = await Registry.openSqlite(path.join(await tempDir('lifecycles-api'), 'registry.db'));
     const webUiUrl = 'http://127.0.0.1:8233';
     // The sample sources are made-up paths: these roots let them past the path check.
-    app = await buildApp({ temporal: recorder, registry, namespace: 'default', webUiUrl, auth: testAuth, allowedRoots: ['/srv/models', '/data'] });
+    app = await buildApp({
+      temporal: recorder,
+      registry,
+      namespace: 'default',
+      webUiUrl,
+      auth: testAuth,
+      allowedRoots: ['/srv/models', '/data'],
+    });
   });
   afterAll(async () => {
     await app.close();

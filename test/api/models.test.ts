@@ -172,7 +172,7 @@ describe('model registry API', () => {
     });
   });
 
-  it("lists a model's runs and shows one by its slash-separated ID", async () => {
+  it("lists a model's runs and shows one by its URL-encoded ID", async () => {
     const list = await get('/v1/models/pm/runs');
     expect(list.statusCode).toBe(200);
     expect(
@@ -184,7 +184,7 @@ describe('model registry API', () => {
       [runB, 'passed', 2],
       [runFailed, 'gate_failed', null],
     ]);
-    const run = await get(`/v1/runs/${runFailed}`);
+    const run = await get(`/v1/runs/${encodeURIComponent(runFailed)}`);
     expect(run.statusCode, run.body).toBe(200);
     expect(run.json()).toMatchObject({
       id: runFailed,
@@ -212,7 +212,8 @@ describe('model registry API', () => {
     ['unknown version', '/v1/models/pm/versions/9'],
     ['runs of an unknown model', '/v1/models/nope/runs'],
     ['history of an unknown model', '/v1/models/nope/history'],
-    ['unknown run', '/v1/runs/lifecycle/pm/none/train'],
+    ['unknown run', `/v1/runs/${encodeURIComponent('lifecycle/pm/none/train')}`],
+    ['a run ID with its slashes unencoded (no such route)', `/v1/runs/lifecycle/pm/none/train`],
     ['comparison with an unknown run', `/v1/runs/compare?ids=${runA},lifecycle/pm/none/train`],
   ])('answers 404 for %s', async (_name, url) => {
     expectError(await get(url), 404, 'NotFound');

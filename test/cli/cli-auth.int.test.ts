@@ -62,8 +62,8 @@ describe('the CLI authenticates with the token the API wrote on its first start'
   it('sends the token from $MLOOP_DATA/auth/cli-token', async () => {
     const res = await cli(['lifecycle', 'status', 'lifecycle/nope/none']);
     // Past authentication: the lifecycle does not exist.
-    expect(res.out).toContain('GET /v1/lifecycles/lifecycle/nope/none → 404 NotFound');
-    expect(res.code).toBe(1);
+    expect(res.out).toContain('GET /v1/lifecycles/nope/none → 404 NotFound');
+    expect(res.code).toBe(3);
   });
 
   it('says where a token would come from when it has none, or which one was refused', async () => {
@@ -72,6 +72,7 @@ describe('the CLI authenticates with the token the API wrote on its first start'
     });
     expect(none.out).toContain('→ 401 Unauthorized');
     expect(none.out).toContain('no token: set MLOOP_TOKEN');
+    expect(none.code).toBe(4);
     const wrong = await cli(['lifecycle', 'status', 'lifecycle/nope/none'], {
       MLOOP_TOKEN: 'mloop_notarealtoken0000000000',
     });
@@ -96,7 +97,7 @@ describe('the CLI authenticates with the token the API wrote on its first start'
     expect(write.status).toBe(403);
 
     const bad = await cli(['token', 'add', '--subject', 'x', '--role', 'admin']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.out).toContain(
       '--role must be given at least once, each one of viewer, operator, approver (got "admin")',
     );

@@ -68,6 +68,8 @@ function mutate(template: unknown, at: string[], replacement: unknown): unknown 
   if (at.length === 0) return replacement;
   const copy = (Array.isArray(template) ? [...template] : { ...(template as object) }) as Record<string, unknown>;
   const [head, ...rest] = at as [string, ...string[]];
+  // An array keeps only its indices in JSON; a generated key such as `length` would break the copy itself.
+  if (Array.isArray(template) && !/^(0|[1-9][0-9]{0,5})$/.test(head)) return copy;
   if (rest.length === 0 && replacement === undefined) delete copy[head];
   else copy[head] = mutate(copy[head], rest, replacement);
   return copy;

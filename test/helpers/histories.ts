@@ -19,6 +19,9 @@ export async function recordHistories(workflows: Record<string, string>): Promis
       ['workflow', 'show', '--address', config.temporalAddress, '-w', workflowId, '-o', 'json'],
       { encoding: 'utf8' },
     );
-    await fs.writeFile(path.join(historiesDir, `${name}.json`), `${JSON.stringify({ workflowId, history: JSON.parse(history) as unknown }, null, 1)}\n`);
+    await fs.writeFile(
+      path.join(historiesDir, `${name}.json`),
+      `${JSON.stringify({ workflowId, history: JSON.parse(history) as unknown }, null, 1)}\n`,
+    );
   }
 }

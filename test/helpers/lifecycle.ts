@@ -18,6 +18,13 @@ export function buildTestApp(stack: TestStack): Promise<FastifyInstance> {
   });
 }
 
+/** The API path of a lifecycle from its workflow ID `lifecycle/<model>/<key>`. */
+export function lifecycleUrl(id: string): string {
+  const m = /^lifecycle\/([^/]+)\/([^/]+)$/.exec(id);
+  if (!m) throw new Error(`"${id}" is not a lifecycle ID`);
+  return `/v1/lifecycles/${m[1]}/${m[2]}`;
+}
+
 export async function startLifecycle(app: FastifyInstance, payload: object): Promise<string> {
   const res = await app.inject({ method: 'POST', url: '/v1/lifecycles', headers: as('tester'), payload });
   expect(res.statusCode, res.body).toBe(202);
@@ -25,12 +32,16 @@ export async function startLifecycle(app: FastifyInstance, payload: object): Pro
 }
 
 /** Waits for the lifecycle to close and returns what the API says about it. */
-export async function finishedLifecycle<T = Record<string, unknown>>(app: FastifyInstance, stack: TestStack, id: string): Promise<T & { status: string; stage: string; error?: string }> {
+export async function finishedLifecycle<T = Record<string, unknown>>(
+  app: FastifyInstance,
+  stack: TestStack,
+  id: string,
+): Promise<T & { status: string; stage: string; error?: string }> {
   await stack.client.workflow
     .getHandle(id)
     .result()
     .catch(() => undefined);
-  const res = await app.inject({ method: 'GET', url: `/v1/lifecycles/${id}`, headers: as('tester') });
+  const res = await app.inject({ method: 'GET', url: lifecycleUrl(id), headers: as('tester') });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }

@@ -17,7 +17,11 @@ export async function openTestRegistry(name: string, now?: () => Date): Promise<
   return Registry.openSqlite(path.join(await tempDir(name), 'registry.db'), now ? { now } : {});
 }
 
-export function newVersion(model: string, idempotencyKey: string, overrides: Partial<NewModelVersion> = {}): NewModelVersion {
+export function newVersion(
+  model: string,
+  idempotencyKey: string,
+  overrides: Partial<NewModelVersion> = {},
+): NewModelVersion {
   return {
     model,
     artifactDigest: `sha256:${'a'.repeat(64)}`,

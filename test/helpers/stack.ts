@@ -13,7 +13,10 @@ export const config = loadConfig();
 
 /** Names unique to one test: task queues, topics, workflow keys. */
 export function testNames(testName: string): { prefix: string; control: string; train: string; stream: string } {
-  const prefix = `${testName.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+  const prefix = `${testName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 40)}-${randomUUID().slice(0, 8)}`;
   return { prefix, control: `${prefix}-control`, train: `${prefix}-train`, stream: `${prefix}-stream` };
 }
 
@@ -58,6 +61,7 @@ export async function startTestStack(testName: string, overrides: Partial<Worker
     dataDir,
     queues: { control: names.control, train: names.train, stream: names.stream },
     async stop() {
+      await removeDriftSchedules(client, names.control);
       for (const w of workers) w.shutdown();
       await Promise.all(running);
       await close();
@@ -66,4 +70,21 @@ export async function startTestStack(testName: string, overrides: Partial<Worker
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Promotions in tests create drift schedules on the shared server; those that send work to this
+ * stack's queue go with it (best effort: the listing is eventually consistent).
+ */
+async function removeDriftSchedules(client: Client, taskQueue: string): Promise<void> {
+  try {
+    for await (const s of client.schedule.list({ query: 'ScheduleId STARTS_WITH "drift/"' })) {
+      const handle = client.schedule.getHandle(s.scheduleId);
+      const d = await handle.describe().catch(() => undefined);
+      const ours = d?.action.type === 'startWorkflow' && d.action.taskQueue === taskQueue;
+      if (ours) await handle.delete().catch(() => undefined);
+    }
+  } catch {
+    // A server without schedule listing leaves them to expire with their checks' timeouts.
+  }
 }

@@ -32,7 +32,11 @@ describe.runIf(asRoot)('setup creates the runner account (a throwaway one here)'
     expect(Number(uid)).toBeGreaterThan(0);
     expect(Number(uid)).toBeLessThan(1000); // a system account
     expect(shell).toBe('/usr/sbin/nologin');
-    for (const [dir, mode] of [[home ?? '', 0o755], [`${home}/sandboxes`, 0o711], [`${home}/work`, 0o711]] as const) {
+    for (const [dir, mode] of [
+      [home ?? '', 0o755],
+      [`${home}/sandboxes`, 0o711],
+      [`${home}/work`, 0o711],
+    ] as const) {
       const st = await fs.stat(dir);
       expect([st.uid, st.mode & 0o777], dir).toEqual([0, mode]);
     }

@@ -32,7 +32,9 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
     for (const w of workers) killGroup(w, 'SIGKILL');
     // The deployment's servers outlive workers on purpose: stop them as `mloop dev down` does.
     const stop = 'source scripts/lib/common.sh && source scripts/lib/deployments.sh && deployment_processes_stop';
-    await run('bash', ['-c', stop], { cwd: root, env: { ...process.env, MLOOP_DATA: proxy.dataDir } }).catch(() => undefined);
+    await run('bash', ['-c', stop], { cwd: root, env: { ...process.env, MLOOP_DATA: proxy.dataDir } }).catch(
+      () => undefined,
+    );
     await proxy?.destroy();
     await closeClient?.();
   });
@@ -56,7 +58,11 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
       trainTaskQueue: queues.train,
     };
     const trained = (await (
-      await client.workflow.start('modelLifecycle', { workflowId: `lifecycle/${model}/${names.prefix}`, taskQueue: queues.control, args: [train] })
+      await client.workflow.start('modelLifecycle', {
+        workflowId: `lifecycle/${model}/${names.prefix}`,
+        taskQueue: queues.control,
+        args: [train],
+      })
     ).result()) as LifecycleResult;
     const v = trained.train!;
 
@@ -67,7 +73,13 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
       args: [
         {
           model,
-          version: { version: v.version, commitSha: v.commitSha, repoUrl: repo.url, repoPath: repo.path, artifactDigest: v.artifactDigest },
+          version: {
+            version: v.version,
+            commitSha: v.commitSha,
+            repoUrl: repo.url,
+            repoPath: repo.path,
+            artifactDigest: v.artifactDigest,
+          },
           environment: 'staging',
           requestedBy: 'tester',
         },
@@ -83,7 +95,9 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
     killGroup(first.proc, 'SIGKILL');
     await new Promise((r) => first.proc.once('exit', r));
     const history = (await handle.fetchHistory()).events ?? [];
-    const scheduled = history.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startRelease');
+    const scheduled = history.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startRelease',
+    );
     const completedAtKill = history.some(
       (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
     );
@@ -96,7 +110,9 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
     await second.ready;
     const result = (await handle.result()) as DeployModelResult;
     expect(result.outcome).toBe('staged');
-    const servers = processesMentioning(marker).split('\n').filter((l) => l.includes('mloop_runtime'));
+    const servers = processesMentioning(marker)
+      .split('\n')
+      .filter((l) => l.includes('mloop_runtime'));
     expect(servers, servers.join('\n')).toHaveLength(1);
     const answer = (await (
       await fetch(`${result.endpoints.staging}/v2/models/${model}`, { signal: AbortSignal.timeout(10_000) })
@@ -105,7 +121,10 @@ describe('worker crash during a deploy (real worker process, SIGKILL, HAProxy)',
     const attempts = ((await handle.fetchHistory()).events ?? [])
       .filter((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId))
       .map((e) => e.activityTaskStartedEventAttributes?.attempt);
-    console.log(`startRelease attempts: ${attempts.join(', ')}; model servers for the release after the restart: ${servers.length}`);
+    console.log(
+      `startRelease attempts: ${attempts.join(', ')}; ` +
+        `model servers for the release after the restart: ${servers.length}`,
+    );
     killGroup(second.proc, 'SIGTERM');
   }, 400_000);
 });

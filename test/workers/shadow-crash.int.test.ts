@@ -12,7 +12,6 @@ import { until } from '../helpers/until';
 import { killGroup, startWorker } from '../helpers/worker-process';
 import { processesMentioning } from '../helpers/processes';
 
-
 describe('shadow test survives a worker crash (real worker process, SIGKILL mid-test)', () => {
   let client: Client;
   let closeClient: (() => Promise<void>) | undefined;
@@ -52,14 +51,28 @@ describe('shadow test survives a worker crash (real worker process, SIGKILL mid-
       shadow: { inputTopic: topic, stopAfter: { messages: K }, thresholds: { minMessages: K } },
     };
     const id = `lifecycle/${model}/${names.prefix}`;
-    const handle = await client.workflow.start('modelLifecycle', { workflowId: id, taskQueue: queues.control, args: [input] });
-    await until('the shadow stage to start', async () => ((await handle.query(statusQuery)).shadow ? true : undefined), 120_000);
+    const handle = await client.workflow.start('modelLifecycle', {
+      workflowId: id,
+      taskQueue: queues.control,
+      args: [input],
+    });
+    await until(
+      'the shadow stage to start',
+      async () => ((await handle.query(statusQuery)).shadow ? true : undefined),
+      120_000,
+    );
 
     // A steady feed, while the worker is killed partway through.
     const rng = createRng(5);
     const feeding = (async () => {
       for (let i = 0; i < K; i += 50) {
-        await kafka.produce(topic, Array.from({ length: 50 }, (_, j) => ({ key: `reading-${i + j}`, value: JSON.stringify(generateReading(rng)) })));
+        await kafka.produce(
+          topic,
+          Array.from({ length: 50 }, (_, j) => ({
+            key: `reading-${i + j}`,
+            value: JSON.stringify(generateReading(rng)),
+          })),
+        );
         await new Promise((r) => setTimeout(r, 150));
       }
     })();
@@ -86,17 +99,27 @@ describe('shadow test survives a worker crash (real worker process, SIGKILL mid-
     expect(report?.candidate.failed).toBe(0);
     // The run was really interrupted and resumed: a second attempt of the shadow activity.
     const events = (await client.workflow.getHandle(`${id}/shadow`).fetchHistory()).events ?? [];
-    const attempts = events.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    const attempts = events.flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+    );
     expect(Math.max(...attempts)).toBeGreaterThan(1);
     // Outputs are at least once (a replayed batch may be written twice), and cover every message.
     const offsets = await kafka.partitionOffsets(`${model}.shadow`);
     const keys = new Set<string>();
-    await kafka.readRanges(`${model}.shadow`, offsets.map((o) => ({ partition: o.partition, from: o.low, to: o.high })), async (records) => {
-      for (const r of records) keys.add(r.key ?? '');
-    });
+    await kafka.readRanges(
+      `${model}.shadow`,
+      offsets.map((o) => ({ partition: o.partition, from: o.low, to: o.high })),
+      async (records) => {
+        for (const r of records) keys.add(r.key ?? '');
+      },
+    );
     expect(keys.size).toBe(K);
     // Nothing of the killed worker lives on: its model server stopped when it lost its parent.
-    await until('orphaned processes to exit', async () => (processesMentioning(dataDir) === '' ? true : undefined), 20_000);
+    await until(
+      'orphaned processes to exit',
+      async () => (processesMentioning(dataDir) === '' ? true : undefined),
+      20_000,
+    );
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 });

@@ -41,7 +41,11 @@ describe('worker crash right after training (real worker process, SIGKILL)', () 
       trainTaskQueue: queues.train,
     };
     const id = `lifecycle/pm-crash/${names.prefix}`;
-    const handle = await client.workflow.start('modelLifecycle', { workflowId: id, taskQueue: queues.control, args: [input] });
+    const handle = await client.workflow.start('modelLifecycle', {
+      workflowId: id,
+      taskQueue: queues.control,
+      args: [input],
+    });
 
     // Watch the train stage's history and kill the worker the moment training is recorded done.
     const trainHandle = client.workflow.getHandle(`${id}/train`);
@@ -50,14 +54,22 @@ describe('worker crash right after training (real worker process, SIGKILL)', () 
       if (Date.now() > deadline) throw new Error('training did not finish within 2 minutes');
       const history = await trainHandle.fetchHistory().catch(() => undefined);
       const events = history?.events ?? [];
-      const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTraining');
-      const done = scheduled && events.some((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId));
+      const scheduled = events.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTraining',
+      );
+      const done =
+        scheduled &&
+        events.some(
+          (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId),
+        );
       if (done) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     killGroup(first.proc, 'SIGKILL');
     await new Promise((r) => first.proc.once('exit', r));
-    const atKill = ((await trainHandle.fetchHistory()).events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
+    const atKill = ((await trainHandle.fetchHistory()).events ?? []).filter(
+      (e) => e.activityTaskCompletedEventAttributes,
+    ).length;
     console.log(`activities completed in the train stage when the worker was killed: ${atKill}`);
 
     const registryFile = path.join(dataDir, 'registry.db');
@@ -70,9 +82,13 @@ describe('worker crash right after training (real worker process, SIGKILL)', () 
     expect(result.stage).toBe('done');
     // The restarted worker went on from the recorded history: training ran once, not again.
     const trainEvents = (await trainHandle.fetchHistory()).events ?? [];
-    const trainingScheduled = trainEvents.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTraining');
+    const trainingScheduled = trainEvents.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTraining',
+    );
     expect(trainingScheduled).toHaveLength(1);
-    const trainingStarted = trainEvents.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(trainingScheduled[0]?.eventId));
+    const trainingStarted = trainEvents.find(
+      (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(trainingScheduled[0]?.eventId),
+    );
     expect(trainingStarted?.activityTaskStartedEventAttributes?.attempt).toBe(1);
     expect(result.version).toBe(1);
     const registry = await Registry.openSqlite(registryFile);

@@ -19,7 +19,10 @@ describe('replay of recorded histories', async () => {
   });
 
   it.each(files)('replays %s', async (file) => {
-    const fixture = JSON.parse(await fs.readFile(path.join(dir, file), 'utf8')) as { workflowId: string; history: unknown };
+    const fixture = JSON.parse(await fs.readFile(path.join(dir, file), 'utf8')) as {
+      workflowId: string;
+      history: unknown;
+    };
     await Worker.runReplayHistory({ workflowsPath }, fixture.history, fixture.workflowId);
   });
 });

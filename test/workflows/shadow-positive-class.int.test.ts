@@ -14,15 +14,19 @@ import { createExampleDataset, createExampleModelRepo } from '../helpers/model-r
 import { config, startTestStack, type TestStack } from '../helpers/stack';
 import { until } from '../helpers/until';
 
-const manifest = readFileSync(path.resolve(import.meta.dirname, '../../examples/predictive-maintenance/model/mloop.yaml'), 'utf8')
-  .replace(/gates:\n.*$/s, 'gates:\n  - { metric: roc_auc, threshold: 0.55 }\n');
+const manifest = readFileSync(
+  path.resolve(import.meta.dirname, '../../examples/predictive-maintenance/model/mloop.yaml'),
+  'utf8',
+).replace(/gates:\n.*$/s, 'gates:\n  - { metric: roc_auc, threshold: 0.55 }\n');
 const features = ['temperature_c', 'vibration_mm_s', 'pressure_bar', 'rpm', 'operating_hours'].map((name) => ({
   name,
   type: 'number' as const,
 }));
 // The example's training prints its count of failures as a sum of 0/1 labels: count "yes" instead.
-const train = readFileSync(path.resolve(import.meta.dirname, '../../examples/predictive-maintenance/model/train.py'), 'utf8')
-  .replace('int(y.sum())', "int((y == 'yes').sum())");
+const train = readFileSync(
+  path.resolve(import.meta.dirname, '../../examples/predictive-maintenance/model/train.py'),
+  'utf8',
+).replace('int(y.sum())', "int((y == 'yes').sum())");
 const yesNo = (failure: number): string => (failure === 1 ? 'yes' : 'no');
 
 describe('shadow test of a model with text classes yes/no (real Temporal, Kafka, model servers)', () => {
@@ -46,7 +50,9 @@ describe('shadow test of a model with text classes yes/no (real Temporal, Kafka,
     // The example's history with the failure column as text: no/yes instead of 0/1.
     const dataset = await createExampleDataset(3000, 17);
     const lines = readFileSync(dataset, 'utf8').trimEnd().split('\n');
-    const relabelled = lines.map((line, i) => (i === 0 ? line : line.replace(/,([01])$/, (_, f: string) => `,${yesNo(Number(f))}`)));
+    const relabelled = lines.map((line, i) =>
+      i === 0 ? line : line.replace(/,([01])$/, (_, f: string) => `,${yesNo(Number(f))}`),
+    );
     writeFileSync(dataset, `${relabelled.join('\n')}\n`);
 
     const input = `test.live.${randomUUID()}`;
@@ -58,7 +64,13 @@ describe('shadow test of a model with text classes yes/no (real Temporal, Kafka,
       model,
       repo: { url: repo.url, ref: 'main', path: repo.path },
       dataset: { path: dataset },
-      shadow: { inputTopic: input, labelsTopic: labels, labelField: 'failure', stopAfter: { messages: n }, thresholds: { minMessages: n } },
+      shadow: {
+        inputTopic: input,
+        labelsTopic: labels,
+        labelField: 'failure',
+        stopAfter: { messages: n },
+        thresholds: { minMessages: n },
+      },
     });
     const handle = stack.client.workflow.getHandle(id);
     await until(
@@ -72,9 +84,17 @@ describe('shadow test of a model with text classes yes/no (real Temporal, Kafka,
     );
     const rng = createRng(23);
     const readings = Array.from({ length: n }, (_, i) => ({ key: `r-${i}`, ...generateLabelled(rng) }));
-    await kafka.produce(labels, readings.map((r) => ({ key: r.key, value: JSON.stringify({ failure: yesNo(r.failure) }) })));
-    await until('the labels to arrive', async () => ((await handle.query(statusQuery)).shadow?.labels.waiting === n ? true : undefined));
-    await kafka.produce(input, readings.map(({ key, failure: _label, ...r }) => ({ key, value: JSON.stringify(r) })));
+    await kafka.produce(
+      labels,
+      readings.map((r) => ({ key: r.key, value: JSON.stringify({ failure: yesNo(r.failure) }) })),
+    );
+    await until('the labels to arrive', async () =>
+      (await handle.query(statusQuery)).shadow?.labels.waiting === n ? true : undefined,
+    );
+    await kafka.produce(
+      input,
+      readings.map(({ key, failure: _label, ...r }) => ({ key, value: JSON.stringify(r) })),
+    );
 
     const done = await finishedLifecycle<{ shadowTest: { report: ShadowReport } }>(app, stack, id);
     expect(done.status, done.error).toBe('COMPLETED');

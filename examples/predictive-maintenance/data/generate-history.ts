@@ -15,7 +15,11 @@ export function writeHistory(out: string, rows: number, seed: number): void {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, rows: { type: 'string', default: '5000' }, seed: { type: 'string', default: '42' } },
+    options: {
+      out: { type: 'string' },
+      rows: { type: 'string', default: '5000' },
+      seed: { type: 'string', default: '42' },
+    },
   });
   if (!values.out) {
     console.error('usage: generate-history.ts --out FILE [--rows N] [--seed S]');

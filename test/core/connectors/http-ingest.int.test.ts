@@ -40,7 +40,8 @@ describe('HTTP ingest source', () => {
           { t: 1 },
         ]);
         await expect(bad).rejects.toThrow(
-          '3 invalid record(s), none was accepted: records[1]: field "t" is "x", not a number; records[2]: must be a JSON object; records[3]: missing field "machine_id"',
+          '3 invalid record(s), none was accepted: records[1]: field "t" is "x", not a number; ' +
+            'records[2]: must be a JSON object; records[3]: missing field "machine_id"',
         );
         await expect(ingestRecords(kafka, pipeline, 'api', Array(6).fill({ machine_id: 'M', t: 1 }))).rejects.toThrow(
           'records: 6 records, at most 5 per request',

@@ -6,7 +6,10 @@ import { snapshotTopic } from '../../../core/data/topic-snapshot';
 import { createKafkaAdapter } from '../../../core/kafka/adapter';
 import { config, tempDir } from '../../helpers/stack';
 
-const sha = async (file: string): Promise<string> => createHash('sha256').update(await fs.readFile(file)).digest('hex');
+const sha = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex');
 
 describe('Kafka topic replay into a dataset snapshot (real broker)', () => {
   const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'mloop-test-snapshot' });
@@ -18,7 +21,10 @@ describe('Kafka topic replay into a dataset snapshot (real broker)', () => {
     dir = await tempDir('snapshot');
     await kafka.ensureTopic(topic, 3);
     const batch = (start: number) =>
-      Array.from({ length: 60 }, (_, i) => ({ key: `m-${(start + i) % 5}`, value: JSON.stringify({ seq: start + i, temperature_c: 70 + ((start + i) % 9), note: 'a,"b"' }) }));
+      Array.from({ length: 60 }, (_, i) => ({
+        key: `m-${(start + i) % 5}`,
+        value: JSON.stringify({ seq: start + i, temperature_c: 70 + ((start + i) % 9), note: 'a,"b"' }),
+      }));
     await kafka.produce(topic, batch(0));
     await new Promise((r) => setTimeout(r, 50));
     middle = Date.now();
@@ -29,7 +35,11 @@ describe('Kafka topic replay into a dataset snapshot (real broker)', () => {
 
   it('replays the whole topic into the same bytes every time', async () => {
     const a = await snapshotTopic(kafka, { topic }, path.join(dir, 'a.csv'));
-    const b = await snapshotTopic(kafka, { topic, to: { offsets: Object.fromEntries(a.ranges.map((r) => [r.partition, Number(r.to)])) } }, path.join(dir, 'b.csv'));
+    const b = await snapshotTopic(
+      kafka,
+      { topic, to: { offsets: Object.fromEntries(a.ranges.map((r) => [r.partition, Number(r.to)])) } },
+      path.join(dir, 'b.csv'),
+    );
     expect(a.records).toBe(120);
     expect(a.columns).toEqual(['note', 'seq', 'temperature_c']);
     expect(await sha(a.file)).toBe(await sha(b.file));
@@ -42,15 +52,27 @@ describe('Kafka topic replay into a dataset snapshot (real broker)', () => {
   });
 
   it('reads from a point in time', async () => {
-    const s = await snapshotTopic(kafka, { topic, from: { timestamp: new Date(middle).toISOString() } }, path.join(dir, 'later.csv'));
+    const s = await snapshotTopic(
+      kafka,
+      { topic, from: { timestamp: new Date(middle).toISOString() } },
+      path.join(dir, 'later.csv'),
+    );
     expect(s.records).toBe(60);
-    const seqs = (await fs.readFile(s.file, 'utf8')).trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    const seqs = (await fs.readFile(s.file, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => Number(l.split(',')[2]));
     expect(Math.min(...seqs)).toBe(60);
   });
 
   it('refuses offsets outside the stored range and unknown partitions, naming the field', async () => {
-    await expect(snapshotTopic(kafka, { topic, to: { offsets: { 0: 10_000 } } }, path.join(dir, 'x.csv'))).rejects.toThrow('dataset.kafka.to.offsets.0');
-    await expect(snapshotTopic(kafka, { topic, from: { offsets: { 7: 0 } } }, path.join(dir, 'y.csv'))).rejects.toThrow('has no partition 7');
+    await expect(
+      snapshotTopic(kafka, { topic, to: { offsets: { 0: 10_000 } } }, path.join(dir, 'x.csv')),
+    ).rejects.toThrow('dataset.kafka.to.offsets.0');
+    await expect(snapshotTopic(kafka, { topic, from: { offsets: { 7: 0 } } }, path.join(dir, 'y.csv'))).rejects.toThrow(
+      'has no partition 7',
+    );
     await expect(fs.stat(path.join(dir, 'x.csv'))).rejects.toThrow();
   });
 

@@ -24,7 +24,7 @@ async function execIn(id: string, cmd: string[]): Promise<string> {
   await new Promise((r) => stream.on('end', r));
   const all = Buffer.concat(chunks);
   const out: string[] = [];
-  for (let i = 0; i + 8 <= all.length; ) {
+  for (let i = 0; i + 8 <= all.length;) {
     const size = all.readUInt32BE(i + 4);
     out.push(all.subarray(i + 8, i + 8 + size).toString());
     i += 8 + size;
@@ -70,7 +70,11 @@ describe('docker backend behind the proxy (real dockerd, real HAProxy)', () => {
     // This run's model images (its repository's commit is new each run); the deps image is kept.
     const label = (specs ?? []).slice(0, 1).map((s) => `${labelKeys.sha}=${s.sha}`);
     const leftovers = label.length > 0 ? await docker.listImages({ filters: { label } }) : [];
-    for (const image of leftovers) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    for (const image of leftovers)
+      await docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
     await proxy?.destroy();
   }, minutes(2));
 

@@ -3,7 +3,9 @@ import { evaluateGate, evaluateGates } from '../../../core/evaluation/gates';
 
 describe('promotion gates', () => {
   it('checks an absolute threshold in the metric’s better direction', () => {
-    expect(evaluateGate({ metric: 'roc_auc', threshold: 0.8, greater_is_better: true }, { roc_auc: 0.85 }, null).passed).toBe(true);
+    expect(
+      evaluateGate({ metric: 'roc_auc', threshold: 0.8, greater_is_better: true }, { roc_auc: 0.85 }, null).passed,
+    ).toBe(true);
     const low = evaluateGate({ metric: 'roc_auc', threshold: 0.8, greater_is_better: true }, { roc_auc: 0.79 }, null);
     expect(low.passed).toBe(false);
     expect(low.reasons).toEqual(['roc_auc: candidate 0.79 is below the threshold 0.8']);

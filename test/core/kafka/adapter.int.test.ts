@@ -34,7 +34,12 @@ describe('Kafka adapter against the real broker', () => {
         if (received.length === sent.length) resolveAll();
       },
     });
-    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${received.length} of ${sent.length} records arrived`)), 60_000))]);
+    await Promise.race([
+      all,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`only ${received.length} of ${sent.length} records arrived`)), 60_000),
+      ),
+    ]);
     await consumer.stop();
 
     expect(received).toHaveLength(sent.length);
@@ -59,7 +64,10 @@ describe('Kafka adapter against the real broker', () => {
     const topic = `test.adapter.big.${randomUUID()}`;
     await kafka.ensureTopic(topic, 1);
     // 3 MiB for one partition: three times the broker's default message size limit.
-    const records = Array.from({ length: 3000 }, (_, i) => ({ key: `k-${i}`, value: JSON.stringify({ i, pad: 'x'.repeat(1000) }) }));
+    const records = Array.from({ length: 3000 }, (_, i) => ({
+      key: `k-${i}`,
+      value: JSON.stringify({ i, pad: 'x'.repeat(1000) }),
+    }));
     await kafka.produce(topic, records);
     const [offsets] = await kafka.partitionOffsets(topic);
     expect(offsets?.high).toBe('3000');

@@ -1,38 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriftRunner } from '../../../core/monitoring/drift-runner';
+import { keepScreenshot, launchChromium } from '../../helpers/browser';
 import { exampleRuntime, trainExampleProfile, writeSensorWindow } from '../../helpers/monitoring';
 import { tempDir } from '../../helpers/stack';
-
-// Debian's package, installed by scripts/setup.sh; playwright-core downloads no browser of its own.
-const executablePath = '/usr/bin/chromium';
-const flags = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-
-/** Where screenshots are kept: the test run's artifacts folder when one is given. */
-async function artifactsDir(): Promise<string> {
-  const root = process.env.MLOOP_TEST_ARTIFACTS;
-  const dir = root ? path.join(root, 'drift-report') : await tempDir('artifacts');
-  await fs.mkdir(dir, { recursive: true });
-  return dir;
-}
 
 describe('drift report page in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    await fs.access(executablePath).catch(() => {
-      throw new Error(`${executablePath} is missing: run scripts/setup.sh (it installs Debian's chromium package)`);
-    });
-    browser = await chromium.launch({ executablePath, args: flags });
+    browser = await launchChromium();
   });
   afterAll(async () => browser?.close());
 
@@ -64,8 +42,7 @@ describe('drift report page in headless Chromium', () => {
     await expect(page.locator('.card[data-column="temperature_c"] .badge').textContent()).resolves.toBe('drift');
     expect(requests).toEqual([pageUrl]);
 
-    const screenshot = path.join(await artifactsDir(), 'drift-report.png');
-    await page.screenshot({ path: screenshot, fullPage: true });
+    const screenshot = await keepScreenshot(page, 'drift-report', 'drift-report.png');
     expect((await fs.stat(screenshot)).size).toBeGreaterThan(10_000);
     console.log(`drift report screenshot: ${screenshot}`);
   });

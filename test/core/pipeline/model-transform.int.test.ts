@@ -45,13 +45,22 @@ function proxy(): { url: Promise<string>; target: string | null; close: () => Pr
         res.writeHead(502).end('no server');
         return;
       }
+      // Headers pass both ways, as through HAProxy: binary tensors say where their JSON header ends.
+      const passed = ['content-type', 'inference-header-content-length'];
+      const pick = (get: (name: string) => string | null | undefined): Record<string, string> =>
+        Object.fromEntries(passed.flatMap((h) => (get(h) ? [[h, get(h) as string]] : [])));
       fetch(`${state.target}${req.url}`, {
         method: req.method,
         body: req.method === 'POST' ? Buffer.concat(chunks) : undefined,
-        headers: { 'content-type': 'application/json' },
+        headers: pick((h) => req.headers[h] as string | undefined),
       })
         .then(async (r) =>
-          res.writeHead(r.status, { 'content-type': 'application/json' }).end(Buffer.from(await r.arrayBuffer())),
+          res
+            .writeHead(
+              r.status,
+              pick((h) => r.headers.get(h)),
+            )
+            .end(Buffer.from(await r.arrayBuffer())),
         )
         .catch(() => res.writeHead(502).end('server gone'));
     });

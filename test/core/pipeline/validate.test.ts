@@ -167,7 +167,10 @@ describe('pipeline validation', () => {
     expect(problems).toContainEqual({
       path: 'transforms[2].input',
       message: expect.stringMatching(
-        /^the model reads "vibration_mm_s" \(number\), which topic "features" does not have; it has machine_id, n, temperature_c/,
+        new RegExp(
+          /^the model reads "vibration_mm_s" \(number\), /.source +
+            /which topic "features" does not have; it has machine_id, n, temperature_c/.source,
+        ),
       ),
     });
     const typed = base();
@@ -179,22 +182,26 @@ describe('pipeline validation', () => {
     });
   });
 
-  it('refuses a model transform whose model features are not known, or that names both a version and an environment', () => {
-    expect(problemsOf(base(), {})).toEqual([
-      {
-        path: 'transforms[2].environment',
-        message: 'model "pm" has no deployment in environment "production" whose features are known',
-      },
-    ]);
-    const both = base();
-    (both.transforms[2] as Record<string, unknown>).version = 3;
-    expect(problemsOf(both)).toEqual([
-      {
-        path: 'transforms[2].model',
-        message: 'name the deployment by environment, or the model version, but not both',
-      },
-    ]);
-  });
+  it(
+    'refuses a model transform whose model features are not known, ' +
+      'or that names both a version and an environment',
+    () => {
+      expect(problemsOf(base(), {})).toEqual([
+        {
+          path: 'transforms[2].environment',
+          message: 'model "pm" has no deployment in environment "production" whose features are known',
+        },
+      ]);
+      const both = base();
+      (both.transforms[2] as Record<string, unknown>).version = 3;
+      expect(problemsOf(both)).toEqual([
+        {
+          path: 'transforms[2].model',
+          message: 'name the deployment by environment, or the model version, but not both',
+        },
+      ]);
+    },
+  );
 
   it('refuses an unknown transform, source or sink kind, listing the known ones', () => {
     const spec = base();

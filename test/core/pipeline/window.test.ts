@@ -104,7 +104,8 @@ describe('window aggregates', () => {
       { m: 'a', window_start: '1970-01-01T00:00:00.000Z', window_end: '1970-01-01T00:00:10.000Z', n: 2 },
     ]);
     expect(second.refused).toEqual([
-      'late: event time 1970-01-01T00:00:03.000Z is in windows already closed (watermark 1970-01-01T00:00:12.000Z, grace 2000 ms)',
+      'late: event time 1970-01-01T00:00:03.000Z is in windows already closed ' +
+        '(watermark 1970-01-01T00:00:12.000Z, grace 2000 ms)',
     ]);
   });
 

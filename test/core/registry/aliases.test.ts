@@ -32,13 +32,32 @@ describe('registry aliases (SQLite)', () => {
 
   it('logs every move with the previous version, who and why, oldest first', async () => {
     clock.set('2026-02-01T00:00:00.000Z');
-    const first = await registry.setAlias({ model: 'moves', alias: 'champion', version: 1, by: 'alice', reason: 'first model' });
+    const first = await registry.setAlias({
+      model: 'moves',
+      alias: 'champion',
+      version: 1,
+      by: 'alice',
+      reason: 'first model',
+    });
     clock.set('2026-02-01T00:00:01.000Z');
     await registry.setAlias({ model: 'moves', alias: 'challenger', version: 2, by: 'alice' });
     clock.set('2026-02-01T00:00:02.000Z');
-    const promoted = await registry.setAlias({ model: 'moves', alias: 'champion', version: 2, by: 'bob', reason: 'beat v1 on roc_auc' });
+    const promoted = await registry.setAlias({
+      model: 'moves',
+      alias: 'champion',
+      version: 2,
+      by: 'bob',
+      reason: 'beat v1 on roc_auc',
+    });
 
-    expect(first).toMatchObject({ changed: true, version: 1, previousVersion: null, at: '2026-02-01T00:00:00.000Z', by: 'alice', reason: 'first model' });
+    expect(first).toMatchObject({
+      changed: true,
+      version: 1,
+      previousVersion: null,
+      at: '2026-02-01T00:00:00.000Z',
+      by: 'alice',
+      reason: 'first model',
+    });
     expect(promoted).toMatchObject({ changed: true, alias: 'champion', version: 2, previousVersion: 1, by: 'bob' });
     const history = await registry.aliasHistory('moves');
     expect(history.map((m) => [m.alias, m.previousVersion, m.version, m.at])).toEqual([
@@ -51,7 +70,13 @@ describe('registry aliases (SQLite)', () => {
 
   it('treats pointing an alias where it already points as a no-op', async () => {
     clock.set('2026-03-01T00:00:00.000Z');
-    const first = await registry.setAlias({ model: 'noop', alias: 'champion', version: 1, by: 'alice', reason: 'initial' });
+    const first = await registry.setAlias({
+      model: 'noop',
+      alias: 'champion',
+      version: 1,
+      by: 'alice',
+      reason: 'initial',
+    });
     clock.set('2026-03-02T00:00:00.000Z');
     const again = await registry.setAlias({ model: 'noop', alias: 'champion', version: 1, by: 'bob', reason: 'retry' });
     expect(again).toEqual({ ...first, changed: false });
@@ -63,11 +88,20 @@ describe('registry aliases (SQLite)', () => {
     await registry.setAlias({ model: 'removal', alias: 'staging', version: 2, by: 'alice' });
     clock.set('2026-04-02T00:00:00.000Z');
     const removed = await registry.removeAlias('removal', 'staging', 'bob', 'rolled back');
-    expect(removed).toMatchObject({ alias: 'staging', version: null, previousVersion: 2, by: 'bob', reason: 'rolled back', at: '2026-04-02T00:00:00.000Z' });
+    expect(removed).toMatchObject({
+      alias: 'staging',
+      version: null,
+      previousVersion: 2,
+      by: 'bob',
+      reason: 'rolled back',
+      at: '2026-04-02T00:00:00.000Z',
+    });
     await expect(registry.getAliases('removal')).resolves.toEqual({});
     await expect(registry.aliasesAt('removal', new Date('2026-04-01T12:00:00.000Z'))).resolves.toEqual({ staging: 2 });
     await expect(registry.aliasesAt('removal', new Date('2026-04-02T00:00:00.000Z'))).resolves.toEqual({});
-    await expect(registry.removeAlias('removal', 'staging', 'bob')).rejects.toThrow('model "removal" has no alias "staging"');
+    await expect(registry.removeAlias('removal', 'staging', 'bob')).rejects.toThrow(
+      'model "removal" has no alias "staging"',
+    );
     await expect(registry.removeAlias('nope', 'staging', 'bob')).rejects.toThrow('no model "nope"');
   });
 
@@ -81,8 +115,12 @@ describe('registry aliases (SQLite)', () => {
   });
 
   it('names the missing model and version, and the bad alias name', async () => {
-    await expect(registry.setAlias({ model: 'pm', alias: 'champion', version: 9, by: 'alice' })).rejects.toThrow('model "pm" has no version 9');
-    await expect(registry.setAlias({ model: 'nope', alias: 'champion', version: 1, by: 'alice' })).rejects.toThrow('model "nope" has no version 1');
+    await expect(registry.setAlias({ model: 'pm', alias: 'champion', version: 9, by: 'alice' })).rejects.toThrow(
+      'model "pm" has no version 9',
+    );
+    await expect(registry.setAlias({ model: 'nope', alias: 'champion', version: 1, by: 'alice' })).rejects.toThrow(
+      'model "nope" has no version 1',
+    );
     for (const alias of ['Champion', '1st', '', 'a'.repeat(33), 'prod env']) {
       const err = await registry.setAlias({ model: 'pm', alias, version: 1, by: 'alice' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MloopError);
@@ -94,7 +132,11 @@ describe('registry aliases (SQLite)', () => {
   it('lists models with their latest version and aliases', async () => {
     const models = await registry.listModels();
     expect(models.map((m) => m.name)).toEqual(['moves', 'noop', 'pm', 'removal', 'skew']);
-    expect(await registry.getModel('moves')).toMatchObject({ name: 'moves', latestVersion: 2, aliases: { challenger: 2, champion: 2 } });
+    expect(await registry.getModel('moves')).toMatchObject({
+      name: 'moves',
+      latestVersion: 2,
+      aliases: { challenger: 2, champion: 2 },
+    });
     expect(await registry.getModel('removal')).toMatchObject({ latestVersion: 2, aliases: {} });
     await expect(registry.getModel('nope')).rejects.toThrow('no model "nope"');
   });

@@ -8,7 +8,10 @@ import type { RegistryDatabase } from '../../../core/registry/schema';
 import { newVersion } from '../../helpers/registry';
 import { tempDir } from '../../helpers/stack';
 
-const { idempotencyKey: _unused, ...base } = newVersion('pm', 'unused', { workflowId: 'lifecycle/pm/1', runId: 'run-1' });
+const { idempotencyKey: _unused, ...base } = newVersion('pm', 'unused', {
+  workflowId: 'lifecycle/pm/1',
+  runId: 'run-1',
+});
 
 describe('registry (SQLite)', async () => {
   const registry = await Registry.openSqlite(path.join(await tempDir('registry'), 'registry.db'));
@@ -19,7 +22,11 @@ describe('registry (SQLite)', async () => {
     const v2 = await registry.registerVersion({ ...base, idempotencyKey: 'k2', metrics: { accuracy: 0.95 } });
     const other = await registry.registerVersion({ ...base, model: 'other', idempotencyKey: 'k3' });
     expect([v1.version, v2.version, other.version]).toEqual([1, 2, 1]);
-    expect(await registry.getVersion('pm', 2)).toMatchObject({ commitSha: base.commitSha, metrics: { accuracy: 0.95 }, params: base.params });
+    expect(await registry.getVersion('pm', 2)).toMatchObject({
+      commitSha: base.commitSha,
+      metrics: { accuracy: 0.95 },
+      params: base.params,
+    });
   });
 
   it('returns the same version when a registration is retried with the same key', async () => {
@@ -51,7 +58,9 @@ describe('registry (SQLite)', async () => {
   it('upgrades a registry created before runs and aliases, keeping its versions', async () => {
     const file = path.join(await tempDir('registry-upgrade'), 'registry.db');
     const old = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database: new Database(file) }) });
-    const first = { '0001_models_and_versions': (await migrationProvider.getMigrations())['0001_models_and_versions']! };
+    const first = {
+      '0001_models_and_versions': (await migrationProvider.getMigrations())['0001_models_and_versions']!,
+    };
     const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => first } }).migrateToLatest();
     expect(error).toBeUndefined();
     // A version as the first schema stored it.
@@ -87,7 +96,9 @@ describe('registry (SQLite)', async () => {
         metrics: { accuracy: 0.9 },
         positiveClass: null,
       });
-      await expect(upgraded.setAlias({ model: 'pm', alias: 'champion', version: 1, by: 'alice' })).resolves.toMatchObject({ changed: true });
+      await expect(
+        upgraded.setAlias({ model: 'pm', alias: 'champion', version: 1, by: 'alice' }),
+      ).resolves.toMatchObject({ changed: true });
       expect((await upgraded.registerVersion({ ...base, idempotencyKey: 'after' })).version).toBe(2);
     } finally {
       await upgraded.close();

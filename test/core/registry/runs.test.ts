@@ -16,7 +16,12 @@ describe('registry training runs (SQLite)', () => {
     clock.set('2026-06-01T00:05:00.000Z');
     const retried = await registry.recordRun(newRun('idem', 'lifecycle/idem/a/train', { metrics: { accuracy: 0.1 } }));
     expect(retried).toEqual(first);
-    expect(first).toMatchObject({ id: 'lifecycle/idem/a/train', lifecycleId: 'lifecycle/idem/nightly', version: null, createdAt: '2026-06-01T00:00:00.000Z' });
+    expect(first).toMatchObject({
+      id: 'lifecycle/idem/a/train',
+      lifecycleId: 'lifecycle/idem/nightly',
+      version: null,
+      createdAt: '2026-06-01T00:00:00.000Z',
+    });
     expect(await registry.listRuns('idem')).toHaveLength(1);
     await expect(registry.getRun('lifecycle/idem/a/train')).resolves.toEqual(first);
   });
@@ -29,7 +34,12 @@ describe('registry training runs (SQLite)', () => {
       }),
     );
     expect(run).toMatchObject({ outcome: 'gate_failed', version: null, metrics: { accuracy: 0.5, roc_auc: null } });
-    expect(await registry.getModel('failing')).toEqual({ name: 'failing', createdAt: '2026-06-01T00:05:00.000Z', latestVersion: null, aliases: {} });
+    expect(await registry.getModel('failing')).toEqual({
+      name: 'failing',
+      createdAt: '2026-06-01T00:05:00.000Z',
+      latestVersion: null,
+      aliases: {},
+    });
     await expect(registry.listVersions('failing')).resolves.toEqual([]);
   });
 
@@ -46,32 +56,48 @@ describe('registry training runs (SQLite)', () => {
     await expect(registry.attachVersionToRun(other.id, 2)).resolves.toMatchObject({ version: 2 });
     expect((await registry.getVersion('linked', 2)).trainingRunId).toBe(other.id);
 
-    await expect(registry.attachVersionToRun(other.id, 1)).rejects.toThrow('run "lifecycle/linked/b/train" already produced version 2 of "linked"');
+    await expect(registry.attachVersionToRun(other.id, 1)).rejects.toThrow(
+      'run "lifecycle/linked/b/train" already produced version 2 of "linked"',
+    );
     const third = await registry.recordRun(newRun('linked', 'lifecycle/linked/c/train'));
-    await expect(registry.attachVersionToRun(third.id, 1)).rejects.toThrow('version 1 of "linked" came from run "lifecycle/linked/a/train"');
+    await expect(registry.attachVersionToRun(third.id, 1)).rejects.toThrow(
+      'version 1 of "linked" came from run "lifecycle/linked/a/train"',
+    );
     await expect(registry.attachVersionToRun(third.id, 9)).rejects.toThrow('model "linked" has no version 9');
     await expect(registry.attachVersionToRun('no/such/run', 1)).rejects.toThrow('no run "no/such/run"');
   });
 
-  it('refuses to link a version to another model\'s run or to a missing run, registering nothing', async () => {
+  it("refuses to link a version to another model's run or to a missing run, registering nothing", async () => {
     const run = await registry.recordRun(newRun('linked', 'lifecycle/linked/d/train'));
-    await expect(registry.registerVersion(newVersion('elsewhere', 'elsewhere-1', { trainingRunId: run.id }))).rejects.toThrow(
-      'run "lifecycle/linked/d/train" trained model "linked", not "elsewhere"',
-    );
-    await expect(registry.registerVersion(newVersion('elsewhere', 'elsewhere-2', { trainingRunId: 'missing' }))).rejects.toThrow('no run "missing"');
+    await expect(
+      registry.registerVersion(newVersion('elsewhere', 'elsewhere-1', { trainingRunId: run.id })),
+    ).rejects.toThrow('run "lifecycle/linked/d/train" trained model "linked", not "elsewhere"');
+    await expect(
+      registry.registerVersion(newVersion('elsewhere', 'elsewhere-2', { trainingRunId: 'missing' })),
+    ).rejects.toThrow('no run "missing"');
     await expect(registry.listVersions('elsewhere')).resolves.toEqual([]);
   });
 
   it('rejects run keys that the compare endpoint could not name', async () => {
     for (const key of ['', 'a,b', '/leading-slash', 'has space']) {
-      await expect(registry.recordRun(newRun('keys', key))).rejects.toMatchObject({ code: 'InvalidInput', details: { field: 'runKey' } });
+      await expect(registry.recordRun(newRun('keys', key))).rejects.toMatchObject({
+        code: 'InvalidInput',
+        details: { field: 'runKey' },
+      });
     }
   });
 
   it('compares runs side by side over every metric any of them has', async () => {
-    const a = await registry.recordRun(newRun('cmp', 'lifecycle/cmp/a/train', { metrics: { accuracy: 0.9, roc_auc: 0.8 }, params: { depth: 3 } }));
+    const a = await registry.recordRun(
+      newRun('cmp', 'lifecycle/cmp/a/train', { metrics: { accuracy: 0.9, roc_auc: 0.8 }, params: { depth: 3 } }),
+    );
     const b = await registry.recordRun(
-      newRun('cmp', 'lifecycle/cmp/b/train', { metrics: { accuracy: 0.92, f1: 0.7 }, params: { depth: 5 }, commitSha: 'e'.repeat(40), outcome: 'gate_failed' }),
+      newRun('cmp', 'lifecycle/cmp/b/train', {
+        metrics: { accuracy: 0.92, f1: 0.7 },
+        params: { depth: 5 },
+        commitSha: 'e'.repeat(40),
+        outcome: 'gate_failed',
+      }),
     );
     const table = await registry.compareRuns([b.id, a.id]);
     expect(table.metrics).toEqual({ accuracy: [0.92, 0.9], f1: [0.7, null], roc_auc: [null, 0.8] });
@@ -79,7 +105,12 @@ describe('registry training runs (SQLite)', () => {
       [b.id, 'e'.repeat(40), { depth: 5 }, 'gate_failed', b.datasetFingerprint],
       [a.id, 'b'.repeat(40), { depth: 3 }, 'passed', a.datasetFingerprint],
     ]);
-    await expect(registry.compareRuns([a.id, 'lifecycle/cmp/zzz/train'])).rejects.toThrow('no run "lifecycle/cmp/zzz/train"');
-    await expect(registry.compareRuns([a.id, a.id])).rejects.toMatchObject({ code: 'InvalidInput', details: { field: 'ids' } });
+    await expect(registry.compareRuns([a.id, 'lifecycle/cmp/zzz/train'])).rejects.toThrow(
+      'no run "lifecycle/cmp/zzz/train"',
+    );
+    await expect(registry.compareRuns([a.id, a.id])).rejects.toMatchObject({
+      code: 'InvalidInput',
+      details: { field: 'ids' },
+    });
   });
 });

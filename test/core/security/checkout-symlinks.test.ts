@@ -30,7 +30,10 @@ async function materializeError(links: Record<string, string>): Promise<{ err: u
   const repo = await repoWithLinks(links);
   const checkouts = new GitCheckouts(await tempDir('symlink-cache'), [os.tmpdir()]);
   const dest = path.join(await tempDir('symlink-checkout'), 'repo');
-  const err = await checkouts.materialize(repo.url, repo.sha, dest).then(() => undefined, (e: unknown) => e);
+  const err = await checkouts.materialize(repo.url, repo.sha, dest).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   return { err, dest };
 }
 
@@ -63,7 +66,10 @@ describe('symlinks in a checkout', () => {
   it('refuses a local repository outside the allowed roots before git reads it', async () => {
     const repo = await repoWithLinks({});
     const checkouts = new GitCheckouts(await tempDir('symlink-cache'), ['/nonexistent-root']);
-    const err = await checkouts.resolve(repo.url, 'main').then(() => undefined, (e: unknown) => e);
+    const err = await checkouts.resolve(repo.url, 'main').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as MloopError).code).toBe('InvalidInput');
     expect((err as MloopError).details.field).toBe('repo.url');
   });

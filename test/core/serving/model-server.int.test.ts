@@ -65,7 +65,13 @@ describe('model server (real Python runtime)', () => {
 
   beforeAll(async () => {
     const outDir = path.join(await tempDir('serve-model'), 'out');
-    await runtime.train({ modelDir: exampleModel, dataset: await createExampleDataset(1500, 42), outDir, seed: 0, holdoutFraction: 0.2 });
+    await runtime.train({
+      modelDir: exampleModel,
+      dataset: await createExampleDataset(1500, 42),
+      outDir,
+      seed: 0,
+      holdoutFraction: 0.2,
+    });
     artifact = path.join(outDir, 'model.joblib');
   });
 
@@ -119,7 +125,10 @@ describe('model server (real Python runtime)', () => {
     expect(offline.metrics.accuracy).toBeCloseTo(y.filter((yi, k) => yi === p[k]).length / y.length, 12);
     expect(offline.metrics.precision).toBeCloseTo(precision, 12);
     expect(offline.metrics.recall).toBeCloseTo(recall, 12);
-    expect(offline.metrics.f1).toBeCloseTo(precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall), 12);
+    expect(offline.metrics.f1).toBeCloseTo(
+      precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
+      12,
+    );
     expect(offline.metrics.roc_auc).toBeCloseTo(
       rocAuc(
         y,

@@ -69,7 +69,8 @@ exec ${uniqueSleep()}`);
     expect(server.pid).toBeGreaterThan(0);
     await until('the script to report its arguments', async () => (stderr.length >= 2 ? true : undefined), 5_000);
     expect(stderr).toContain(
-      `args: -m mloop_runtime serve --model-dir ${dir} --artifact ${dir}/model.joblib --model-name pm --model-version 7 --host 127.0.0.1 --port 0`,
+      `args: -m mloop_runtime serve --model-dir ${dir} --artifact ${dir}/model.joblib ` +
+        `--model-name pm --model-version 7 --host 127.0.0.1 --port 0`,
     );
     expect(stderr).toContain('pythonpath: /runtime/dir');
     expect(runningIn(child)).not.toBe('');
@@ -91,9 +92,12 @@ exec ${marker}`);
   });
 
   it('rejects with the runtime’s error and stderr tail when the server exits before it is ready', async () => {
-    const { python, dir } = await fakePython(`echo 'Traceback: mloop.yaml is broken' >&2
-echo '{"event":"error","kind":"InvalidManifest","message":"mloop.yaml: task: must be classification or regression","traceback_tail":null}'
-exit 2`);
+    const { python, dir } = await fakePython(
+      `echo 'Traceback: mloop.yaml is broken' >&2
+echo '{"event":"error","kind":"InvalidManifest","message":"mloop.yaml: task: must be classification or regression",` +
+        `"traceback_tail":null}'
+exit 2`,
+    );
     const err = await rejection(startModelServer(options(python, dir)));
     expect(err).toBeInstanceOf(MloopError);
     expect((err as MloopError).code).toBe('InvalidManifest');
@@ -118,7 +122,9 @@ exit 2`);
     const { python, dir } = await fakePython(`exec ${marker}`);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    expect((await rejection(startModelServer(options(python, dir, { signal: controller.signal })))).message).toContain('cancelled');
+    expect((await rejection(startModelServer(options(python, dir, { signal: controller.signal })))).message).toContain(
+      'cancelled',
+    );
     expect(runningIn(marker)).toBe('');
   });
 

@@ -31,6 +31,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      // A V2 server without the binary extension: its metadata (GET /v2) is not found here.
+      if (req.method !== 'POST') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${req.url}` }));
+        return;
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inputs: { name: string; data: number[] }[] };
       const rpm = body.inputs.find((i) => i.name === 'rpm')?.data ?? [];
       requests.push(rpm.length);

@@ -33,7 +33,8 @@ describe('latency histogram', () => {
     const rng = createRng(11);
     const distributions: Record<string, () => number> = {
       'log-uniform 0.1 ms .. 10 s': () => 0.1 * Math.exp(rng() * Math.log(100_000)),
-      'lognormal around 20 ms': () => 20 * Math.exp(0.8 * Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng())),
+      'lognormal around 20 ms': () =>
+        20 * Math.exp(0.8 * Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng())),
       'bimodal 2 ms / 300 ms': () => (rng() < 0.9 ? 2 + rng() : 300 + 100 * rng()),
     };
     for (const [name, draw] of Object.entries(distributions)) {
@@ -44,7 +45,10 @@ describe('latency histogram', () => {
           const exact = exactPercentile(samples, p);
           const estimate = latencyPercentile(h, p);
           expect(estimate, `${name}, n=${n}, p${p}`).not.toBeNull();
-          expect(Math.abs((estimate ?? NaN) - exact) / exact, `${name}, n=${n}, p${p}: ${estimate} vs ${exact}`).toBeLessThanOrEqual(maxRelativeError);
+          expect(
+            Math.abs((estimate ?? NaN) - exact) / exact,
+            `${name}, n=${n}, p${p}: ${estimate} vs ${exact}`,
+          ).toBeLessThanOrEqual(maxRelativeError);
         }
       }
     }

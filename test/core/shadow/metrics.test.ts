@@ -15,7 +15,13 @@ import {
 import { judgeShadow } from '../../../core/shadow/thresholds';
 import { labelledMessages, shadowStream, type StreamEvent } from './streams';
 
-const at = (partition: number, offset: number, key: string | null, timestampMs: number, rest: Partial<ScoredMessage> = {}): ScoredMessage => ({
+const at = (
+  partition: number,
+  offset: number,
+  key: string | null,
+  timestampMs: number,
+  rest: Partial<ScoredMessage> = {},
+): ScoredMessage => ({
   key,
   partition,
   offset: String(offset),
@@ -34,9 +40,21 @@ function applyEvents(state: ShadowState, events: StreamEvent[]): ShadowState {
     let j = i;
     while (j < events.length && Object.keys(events[j] ?? {})[0] === Object.keys(first ?? {})[0]) j++;
     const run = events.slice(i, j);
-    if (first && 'scored' in first) s = applyScored(s, run.flatMap((e) => ('scored' in e ? [e.scored] : [])));
-    else if (first && 'malformed' in first) s = applyMalformed(s, run.flatMap((e) => ('malformed' in e ? [e.malformed] : [])));
-    else s = applyLabel(s, run.flatMap((e) => ('label' in e ? [e.label] : [])));
+    if (first && 'scored' in first)
+      s = applyScored(
+        s,
+        run.flatMap((e) => ('scored' in e ? [e.scored] : [])),
+      );
+    else if (first && 'malformed' in first)
+      s = applyMalformed(
+        s,
+        run.flatMap((e) => ('malformed' in e ? [e.malformed] : [])),
+      );
+    else
+      s = applyLabel(
+        s,
+        run.flatMap((e) => ('label' in e ? [e.label] : [])),
+      );
     i = j;
   }
   return s;
@@ -61,8 +79,20 @@ describe('shadow metrics: counting', () => {
     expect(r.messages).toBe(8);
     expect(r.messagesPerSecond).toBe(4);
     expect(r.deadLettered).toEqual({ total: 3, byReason: { not_json: 2, missing_feature: 1 } });
-    expect(r.candidate).toMatchObject({ attempts: 5, scored: 3, failed: 2, failureRate: 0.4, failures: { timeout: 2 } });
-    expect(r.champion).toMatchObject({ attempts: 4, scored: 2, failed: 2, failureRate: 0.5, failures: { http_500: 1, timeout: 1 } });
+    expect(r.candidate).toMatchObject({
+      attempts: 5,
+      scored: 3,
+      failed: 2,
+      failureRate: 0.4,
+      failures: { timeout: 2 },
+    });
+    expect(r.champion).toMatchObject({
+      attempts: 4,
+      scored: 2,
+      failed: 2,
+      failureRate: 0.5,
+      failures: { http_500: 1, timeout: 1 },
+    });
     expect(r.comparison).toEqual({ messages: 1, agreeing: 1, agreement: 1, meanAbsDiff: null });
     expect(r.candidate.latencyMs).toMatchObject({ p50: 5, p99: 5, mean: 5, max: 5 });
     expect(r.champion?.latencyMs.p99).toBe(7);
@@ -105,14 +135,19 @@ describe('shadow metrics: counting', () => {
     applyLabel(s0, { key: 'a', label: 1, timestampMs: 1 });
     expire(s0, 10_000_000_000, 1);
     expect(JSON.stringify(s0)).toBe(frozen);
-    expect(() => applyScored(s0, [at(0, 1, 'b', 2), at(0, 2, 'c', 3, { candidate: { prediction: 1, latencyMs: -1 } })])).toThrow(RangeError);
+    expect(() =>
+      applyScored(s0, [at(0, 1, 'b', 2), at(0, 2, 'c', 3, { candidate: { prediction: 1, latencyMs: -1 } })]),
+    ).toThrow(RangeError);
     expect(JSON.stringify(s0)).toBe(frozen);
   });
 });
 
 describe('shadow metrics: label join', () => {
   it('joins a label that comes after its prediction, for both models', () => {
-    let s = applyScored(emptyShadowState('classification', { positiveLabel: 1 }), at(0, 0, 'a', 1000, { candidate: { prediction: 1, latencyMs: 1 }, champion: { prediction: 0, latencyMs: 1 } }));
+    let s = applyScored(
+      emptyShadowState('classification', { positiveLabel: 1 }),
+      at(0, 0, 'a', 1000, { candidate: { prediction: 1, latencyMs: 1 }, champion: { prediction: 0, latencyMs: 1 } }),
+    );
     expect(s.pendingPredictions).toHaveLength(1);
     s = applyLabel(s, { key: 'a', label: '1', timestampMs: 5000 }, 10_000);
     const r = report(s, 1);
@@ -123,9 +158,16 @@ describe('shadow metrics: label join', () => {
   });
 
   it('joins a label that comes before its prediction', () => {
-    let s = applyLabel(emptyShadowState('regression', { labelWindowMs: 10_000 }), { key: 'a', label: 10, timestampMs: 1000 });
+    let s = applyLabel(emptyShadowState('regression', { labelWindowMs: 10_000 }), {
+      key: 'a',
+      label: 10,
+      timestampMs: 1000,
+    });
     expect(report(s, 1).labels.waiting).toBe(1);
-    s = applyScored(s, at(0, 0, 'a', 3000, { candidate: { prediction: 12, latencyMs: 1 }, champion: { prediction: 7, latencyMs: 1 } }));
+    s = applyScored(
+      s,
+      at(0, 0, 'a', 3000, { candidate: { prediction: 12, latencyMs: 1 }, champion: { prediction: 7, latencyMs: 1 } }),
+    );
     const r = report(s, 1);
     expect(r.labels).toMatchObject({ joined: 1, waiting: 0, predictionsWaiting: 0 });
     expect(r.candidate.metrics).toEqual({ mae: 2, rmse: 2 });
@@ -134,20 +176,42 @@ describe('shadow metrics: label join', () => {
 
   it('joins only within the window; what never joins is counted when it expires', () => {
     let s = applyScored(emptyShadowState('classification'), [at(0, 0, 'a', 1000), at(0, 1, 'b', 1000)]);
-    s = applyLabel(s, [{ key: 'a', label: 1, timestampMs: 1000 + 60_001 }, { key: 'zzz', label: 0, timestampMs: 2000 }], 60_000);
+    s = applyLabel(
+      s,
+      [
+        { key: 'a', label: 1, timestampMs: 1000 + 60_001 },
+        { key: 'zzz', label: 0, timestampMs: 2000 },
+      ],
+      60_000,
+    );
     expect(report(s, 1).labels).toMatchObject({ joined: 0, waiting: 2, predictionsWaiting: 2 });
     s = expire(s, 1000 + 60_000, 60_000);
     expect(report(s, 1).labels).toMatchObject({ predictionsWaiting: 2, predictionsExpired: 0 });
     s = expire(s, 2000 + 60_001, 60_000);
     // Both predictions (t=1000) and the label for zzz (t=2000) are now too old; a's late label is not.
-    expect(report(s, 1).labels).toMatchObject({ joined: 0, waiting: 1, unmatched: 1, predictionsWaiting: 0, predictionsExpired: 2 });
+    expect(report(s, 1).labels).toMatchObject({
+      joined: 0,
+      waiting: 1,
+      unmatched: 1,
+      predictionsWaiting: 0,
+      predictionsExpired: 2,
+    });
   });
 
   it('expires by the watermark that every partition of the other topic has passed', () => {
     const partitions = () => ({ 0: '0', 1: '0' });
-    const start = { ...emptyShadowState('classification', { labelWindowMs: 1000 }), offsets: partitions(), labelOffsets: partitions() };
-    const label = (key: string, partition: number, offset: number, timestampMs: number) =>
-      ({ key, label: 1, timestampMs, partition, offset: String(offset) });
+    const start = {
+      ...emptyShadowState('classification', { labelWindowMs: 1000 }),
+      offsets: partitions(),
+      labelOffsets: partitions(),
+    };
+    const label = (key: string, partition: number, offset: number, timestampMs: number) => ({
+      key,
+      label: 1,
+      timestampMs,
+      partition,
+      offset: String(offset),
+    });
     let s = applyScored(start, [at(0, 0, 'a', 0), at(1, 0, 'b', 5000)]);
     s = expireByWatermark(applyLabel(s, label('x', 0, 0, 0)));
     // Label partition 1 has delivered nothing: a label for a or b may still come there.
@@ -160,18 +224,29 @@ describe('shadow metrics: label join', () => {
     // Both input partitions have passed 4500: labels before 3500 expire, unmatched.
     expect(report(s, 1).labels).toMatchObject({ waiting: 0, unmatched: 3 });
     // Without a label topic nothing can join a prediction: it expires at once.
-    const unlabelled = expireByWatermark(applyScored({ ...emptyShadowState('classification'), offsets: { 0: '0' } }, at(0, 0, 'a', 0)));
+    const unlabelled = expireByWatermark(
+      applyScored({ ...emptyShadowState('classification'), offsets: { 0: '0' } }, at(0, 0, 'a', 0)),
+    );
     expect(report(unlabelled, 1).labels).toMatchObject({ predictionsWaiting: 0, predictionsExpired: 1 });
   });
 
   it('keeps at most maxPending predictions and labels, evicting the oldest', () => {
     let s = emptyShadowState('classification', { maxPending: 3, maxPendingLabels: 2 });
-    s = applyScored(s, [0, 1, 2, 3, 4].map((i) => at(0, i, `k${i}`, i)));
+    s = applyScored(
+      s,
+      [0, 1, 2, 3, 4].map((i) => at(0, i, `k${i}`, i)),
+    );
     expect(s.pendingPredictions.map((p) => p.key)).toEqual(['k2', 'k3', 'k4']);
     expect(report(s, 1).labels.predictionsEvicted).toBe(2);
-    s = applyLabel(s, [{ key: 'k0', label: 1, timestampMs: 0 }, { key: 'k4', label: 1, timestampMs: 4 }]);
+    s = applyLabel(s, [
+      { key: 'k0', label: 1, timestampMs: 0 },
+      { key: 'k4', label: 1, timestampMs: 4 },
+    ]);
     expect(report(s, 1).labels).toMatchObject({ joined: 1, waiting: 1 });
-    s = applyLabel(s, [{ key: 'x', label: 1, timestampMs: 0 }, { key: 'y', label: 1, timestampMs: 0 }]);
+    s = applyLabel(s, [
+      { key: 'x', label: 1, timestampMs: 0 },
+      { key: 'y', label: 1, timestampMs: 0 },
+    ]);
     expect(s.pendingLabels.map((l) => l.key)).toEqual(['x', 'y']);
     expect(report(s, 1).labels.unmatched).toBe(1);
   });
@@ -189,7 +264,10 @@ describe('shadow metrics: label join', () => {
   });
 
   it('counts labels the task cannot use as invalid', () => {
-    const s = applyLabel(emptyShadowState('regression'), [{ key: 'a', label: 'high', timestampMs: 1 }, { key: 'b', label: '2.5', timestampMs: 1 }]);
+    const s = applyLabel(emptyShadowState('regression'), [
+      { key: 'a', label: 'high', timestampMs: 1 },
+      { key: 'b', label: '2.5', timestampMs: 1 },
+    ]);
     expect(report(s, 1).labels).toMatchObject({ invalid: 1, waiting: 1 });
   });
 
@@ -197,8 +275,14 @@ describe('shadow metrics: label join', () => {
     for (const task of ['classification', 'regression'] as const) {
       const messages = labelledMessages(task, 3000, task === 'classification' ? 5 : 6);
       let s = emptyShadowState(task, { maxPending: 10_000, positiveLabel: 1 });
-      s = applyScored(s, messages.map((m) => m.message));
-      s = applyLabel(s, messages.map(({ message, label }) => ({ key: message.key ?? '', label, timestampMs: message.timestampMs })));
+      s = applyScored(
+        s,
+        messages.map((m) => m.message),
+      );
+      s = applyLabel(
+        s,
+        messages.map(({ message, label }) => ({ key: message.key ?? '', label, timestampMs: message.timestampMs })),
+      );
       const r = report(s, 1);
       for (const role of ['candidate', 'champion'] as const) {
         const pairs = messages.flatMap(({ message, label }) => {

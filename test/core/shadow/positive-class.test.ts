@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startingCheckpoint } from '../../../activities/shadow';
 import type { Registry } from '../../../core/registry/registry';
-import { applyLabel, applyScored, report, resumeShadow, shadowCheckpoint, type Prediction } from '../../../core/shadow/metrics';
+import {
+  applyLabel,
+  applyScored,
+  report,
+  resumeShadow,
+  shadowCheckpoint,
+  type Prediction,
+} from '../../../core/shadow/metrics';
 import { judgeShadow } from '../../../core/shadow/thresholds';
 import { newVersion, openTestRegistry } from '../../helpers/registry';
 
@@ -17,14 +24,24 @@ describe('shadow metrics: the positive class of the version', () => {
   afterAll(async () => registry.close());
 
   /** A shadow test of a freshly registered version over `labels`, the candidate predicting `predict(label)`. */
-  async function shadowOf(positiveClass: Prediction | null | undefined, labels: Prediction[], predict: (l: Prediction) => Prediction) {
+  async function shadowOf(
+    positiveClass: Prediction | null | undefined,
+    labels: Prediction[],
+    predict: (l: Prediction) => Prediction,
+  ) {
     const model = `m-${String(positiveClass)}-${labels.length}`;
     const overrides = positiveClass === undefined ? {} : { positiveClass };
     const v = await registry.registerVersion(newVersion(model, `${model}-1`, overrides));
     const { state } = await startingCheckpoint(registry, {
       model,
       task: 'classification',
-      candidate: { version: v.version, commitSha: v.commitSha, repoUrl: v.repoUrl, repoPath: v.repoPath, artifactDigest: v.artifactDigest },
+      candidate: {
+        version: v.version,
+        commitSha: v.commitSha,
+        repoUrl: v.repoUrl,
+        repoPath: v.repoPath,
+        artifactDigest: v.artifactDigest,
+      },
       config: { inputTopic: 'in', stopAfter: {}, thresholds: {} },
       inputOffsets: { 0: '0' },
       labelOffsets: { 0: '0' },

@@ -5,6 +5,7 @@ import type { ConsumedRecord, KafkaPort, StreamRecord, TopicStart } from '../../
 import { KServeClient } from '../../../core/serving/kserve-client';
 import { emptyShadowState } from '../../../core/shadow/metrics';
 import { runShadow, type ServedModel } from '../../../core/shadow/runner';
+import { portTheRunnerDoesNotUse } from './stream-fake';
 
 /**
  * The shadow runner between the stream and the metrics, with the stream's batches in a fixed
@@ -23,18 +24,9 @@ interface Batch {
 
 /** A stream that delivers `batches` in order, then waits for the runner to stop it. */
 function scriptedKafka(batches: Batch[]): KafkaPort {
-  const unused = (): never => {
-    throw new Error('not used by the shadow runner');
-  };
   const next = new Map<string, number>();
   return {
-    ensureTopic: unused,
-    consume: unused,
-    partitionOffsets: unused,
-    offsetsAtTimestamp: unused,
-    readRanges: unused,
-    maxMessageBytes: async () => 1_048_588,
-    close: async () => {},
+    ...portTheRunnerDoesNotUse(),
     produce: async (_topic: string, _records: StreamRecord[]) => {},
     async stream(_starts: TopicStart[], onBatch: (records: ConsumedRecord[]) => Promise<void>, signal: AbortSignal) {
       for (const b of batches) {
@@ -60,6 +52,12 @@ describe('shadow runner: labels and partitions', () => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
+        // Only inference is served; the client's `GET /v2` extension probe gets a 404 and JSON.
+        if (req.method !== 'POST' || !req.url?.endsWith('/infer')) {
+          res.statusCode = 404;
+          res.end(JSON.stringify({ error: `no route ${req.method} ${req.url}` }));
+          return;
+        }
         const inputs = (JSON.parse(body) as { inputs: Array<{ name: string; data: number[] }> }).inputs;
         const answers = inputs.find((i) => i.name === 'answer')?.data ?? [];
         res.setHeader('content-type', 'application/json');

@@ -8,6 +8,7 @@ import {
   type KafkaPort,
   type StreamRecord,
 } from '../../../core/kafka/adapter';
+import { createTopicsAndWait } from '../../../core/kafka/create-topics';
 import { batchBytes } from '../../../core/kafka/record-size';
 import { PythonRuntime } from '../../../core/python/runtime';
 import { KServeClient } from '../../../core/serving/kserve-client';
@@ -77,7 +78,7 @@ describe('shadow runner with awkward records (real Kafka and model server)', () 
     if (deadLetterMaxBytes === undefined) await kafka.ensureTopic(t.dlq, 1);
     else {
       const configEntries = [{ name: 'max.message.bytes', value: String(deadLetterMaxBytes) }];
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: t.dlq, numPartitions: 1, configEntries }] });
+      await createTopicsAndWait(admin, [{ topic: t.dlq, numPartitions: 1, configEntries }]);
     }
     return t;
   }

@@ -29,7 +29,14 @@ export function labelledMessages(task: ShadowTask, count: number, seed: number):
       if (task === 'classification') return { prediction: rng() < accuracy ? label : 1 - label, latencyMs };
       return { prediction: label + (1 - accuracy) * 20 * (rng() - 0.5), latencyMs };
     };
-    const message: ScoredMessage = { key: `m-${i}`, partition, offset, timestampMs: 1_000_000 + i * 100, candidate: outcome(0.9), champion: outcome(0.85) };
+    const message: ScoredMessage = {
+      key: `m-${i}`,
+      partition,
+      offset,
+      timestampMs: 1_000_000 + i * 100,
+      candidate: outcome(0.9),
+      champion: outcome(0.85),
+    };
     out.push({ message, label });
   }
   return out;
@@ -46,8 +53,23 @@ export function shadowStream(task: ShadowTask, count: number, seed: number): Str
   messages.forEach(({ message, label }, i) => {
     slots.push({ at: i, event: { scored: message } });
     const at = i % 5 === 0 ? i - 0.5 - Math.floor(rng() * 5) : i + 0.5 + Math.floor(rng() * 20);
-    slots.push({ at, event: { label: { key: message.key ?? '', label, timestampMs: message.timestampMs + 50, partition: 0, offset: '0' } } });
-    if (rng() < 0.02) slots.push({ at: i + 0.1, event: { malformed: { partition: message.partition, offset: '0', reason: rng() < 0.5 ? 'not_json' : 'missing_feature' } } });
+    slots.push({
+      at,
+      event: {
+        label: { key: message.key ?? '', label, timestampMs: message.timestampMs + 50, partition: 0, offset: '0' },
+      },
+    });
+    if (rng() < 0.02)
+      slots.push({
+        at: i + 0.1,
+        event: {
+          malformed: {
+            partition: message.partition,
+            offset: '0',
+            reason: rng() < 0.5 ? 'not_json' : 'missing_feature',
+          },
+        },
+      });
   });
   slots.sort((a, b) => a.at - b.at);
   // Positions follow arrival order, as in the topics: per partition for messages, one label partition.

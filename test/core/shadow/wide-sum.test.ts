@@ -61,7 +61,14 @@ describe('wide sums', () => {
     expect(isWideSum(s)).toBe(true);
     expect(roundTrip(s)).toEqual(s);
     expect(wideSumRootMean(roundTrip(s), 5)).toBe(wideSumRootMean(s, 5));
-    const bads = [null, 0, { value: null, exponent: 0 }, { value: 1, exponent: 3 }, { value: -1, exponent: 0 }, { value: 1 }];
+    const bads = [
+      null,
+      0,
+      { value: null, exponent: 0 },
+      { value: 1, exponent: 3 },
+      { value: -1, exponent: 0 },
+      { value: 1 },
+    ];
     for (const bad of bads) {
       expect(isWideSum(bad), JSON.stringify(bad)).toBe(false);
     }
